@@ -1,0 +1,248 @@
+"""The `hotline` command (also `python -m hotline`). Feature packages add subcommands through
+a `register(subparsers)` function in their `cli` module, listed in FEATURE_CLIS."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import importlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from hotline.config import ConfigError, Settings, load_settings
+from hotline.errors import DomainError
+
+FEATURE_CLIS: tuple[str, ...] = ()
+
+log = logging.getLogger("hotline.cli")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return load_settings(getattr(args, "config", None))
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+async def _with_db(settings: Settings, work: Callable[[Any], Any], upgrade_first: bool = True) -> Any:
+    from hotline.db import Database, upgrade
+
+    db = Database.from_url(settings.resolved_database_url)
+    try:
+        if upgrade_first:
+            await upgrade(db)
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+# --- serve / demo ------------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from hotline.web.app import create_app
+
+    settings = settings_from(args)
+    changes: dict[str, Any] = {}
+    if args.host:
+        changes["host"] = args.host
+    if args.port:
+        changes["port"] = args.port
+    if args.no_upgrade:
+        changes["upgrade_on_start"] = False
+    settings = settings.replace(**changes)
+    setup_logging(settings.log_level)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                print=lambda msg: print(f"hotline serving on http://{settings.host}:{settings.port}"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hotline import demo
+
+    settings = settings_from(args)
+    changes: dict[str, Any] = {"data_dir": Path(args.data_dir)}
+    if args.host:
+        changes["host"] = args.host
+    if args.port:
+        changes["port"] = args.port
+    settings = settings.replace(**changes)
+    setup_logging(settings.log_level)
+    return demo.run(settings)
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from hotline.db import current_revision
+
+    settings = settings_from(args)
+    revision = asyncio.run(_with_db(settings, current_revision))
+    print(f"database {settings.resolved_database_url.split('://')[0]} at revision {revision}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from hotline.db import current_revision
+
+    revision = asyncio.run(_with_db(settings_from(args), current_revision, upgrade_first=False))
+    print(revision or "(empty database)")
+    return 0
+
+
+# --- units -------------------------------------------------------------------------------------
+
+def cmd_units_import(args: argparse.Namespace) -> int:
+    from dispatch.units import ImportRejected, import_units
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(_with_db(settings_from(args),
+                                      lambda db: import_units(db, "cli", text, args.partial)))
+    except ImportRejected as exc:
+        for err in exc.errors:
+            print(f"{path}:{err.line}: {err.message}", file=sys.stderr)
+        print(f"{len(exc.errors)} bad row(s); nothing imported (use --partial to import the "
+              "good rows)", file=sys.stderr)
+        return 1
+    for err in result.skipped:
+        print(f"{path}:{err.line}: skipped: {err.message}", file=sys.stderr)
+    print(f"units: {result.created} created, {result.updated} updated, "
+          f"{len(result.skipped)} skipped")
+    return 0
+
+
+# --- users -------------------------------------------------------------------------------------
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise ConfigError("no terminal to ask for a password: use --password-stdin")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ConfigError("passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from hotline.accounts import NewUser, create_user
+    from hotline.models import Role
+
+    new = NewUser(username=args.username, display_name=args.name or args.username,
+                  role=Role(args.role), password=_read_password(args), unit_code=args.unit,
+                  agent_interface=args.agent_interface, agent_extension=args.agent_extension,
+                  agent_member_name=args.agent_member_name)
+    user = asyncio.run(_with_db(settings_from(args), lambda db: create_user(db, "cli", new)))
+    print(f"created user {user.username} ({user.role}{', ' + user.unit_code if user.unit_code else ''})")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from hotline.accounts import list_users
+
+    for u in asyncio.run(_with_db(settings_from(args), list_users)):
+        print(f"{u.username:<20} {u.role:<13} {u.unit_code or '':<14} {u.display_name}")
+    return 0
+
+
+def cmd_users_token(args: argparse.Namespace) -> int:
+    from hotline.accounts import issue_token
+
+    token = asyncio.run(_with_db(settings_from(args),
+                                 lambda db: issue_token(db, "cli", args.username, args.name)))
+    print(token)
+    return 0
+
+
+def cmd_users_password(args: argparse.Namespace) -> int:
+    from hotline.accounts import set_password
+
+    password = _read_password(args)
+    asyncio.run(_with_db(settings_from(args), lambda db: set_password(db, "cli", args.username,
+                                                                       password)))
+    print(f"password of {args.username} changed")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hotline.models import Role
+
+    parser = argparse.ArgumentParser(prog="hotline", description="12345 hotline backend")
+    parser.add_argument("--config", help="TOML settings file (HOTLINE_* variables override it)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web service")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--no-upgrade", action="store_true", help="do not migrate the database on start")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="load sample data and demo accounts, then serve")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--data-dir", default="var/demo")
+    p.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate to the newest schema").set_defaults(func=cmd_db_upgrade)
+    db.add_parser("current", help="print the schema revision").set_defaults(func=cmd_db_current)
+
+    units = sub.add_parser("units", help="responsible units (承办单位)").add_subparsers(
+        dest="units_command", required=True)
+    p = units.add_parser("import", help="import a units.json (JSON array or JSON Lines) file")
+    p.add_argument("file")
+    p.add_argument("--partial", action="store_true", help="import good rows, report bad ones")
+    p.set_defaults(func=cmd_units_import)
+
+    users = sub.add_parser("users", help="accounts").add_subparsers(dest="users_command",
+                                                                    required=True)
+    p = users.add_parser("add", help="create an account")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--name", help="display name")
+    p.add_argument("--unit", help="unit code (unit_handler only)")
+    p.add_argument("--agent-interface", help="Asterisk queue member interface (agents)")
+    p.add_argument("--agent-extension")
+    p.add_argument("--agent-member-name", help="queue member name as app_queue reports it")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_users_add)
+    users.add_parser("list", help="list accounts").set_defaults(func=cmd_users_list)
+    p = users.add_parser("token", help="issue an API token (printed once)")
+    p.add_argument("username")
+    p.add_argument("--name", default="integration")
+    p.set_defaults(func=cmd_users_token)
+    p = users.add_parser("password", help="set an account's password")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_users_password)
+
+    for module in FEATURE_CLIS:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, DomainError) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        details = getattr(exc, "details", None) or {}
+        for err in details.get("errors", []):
+            print(f"  line {err['line']}: {err['message']}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,196 @@
+"""Settings: one object, loaded from an optional TOML file and then `HOTLINE_*` environment variables.
+
+Precedence (last wins): built-in defaults < TOML file (`--config`) < environment variables.
+Every policy number the system enforces lives in `Policy`, each with its source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed or out of range; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Numbers the hotline is held to. Change them here (or via settings), never inline."""
+
+    # Seed notice (the city's 12345 hotline work plan): answer within 15 s of ringing.
+    service_level_seconds: int = 15
+    # Seed notice: connection rate (接通率 = answered / offered) must stay above 80 %.
+    connect_rate_target: float = 0.80
+    # GB/T 33358-2016 (政务热线服务规范) reference: 95 % connection rate over 24 hours.
+    gbt33358_connect_rate_24h: float = 0.95
+    # Abandons at or under this many seconds may be excluded as "short abandons"; 0 = none excluded.
+    short_abandon_seconds: int = 0
+    # Work orders: default processing deadline in working days when a unit sets none.
+    default_deadline_workdays: int = 5
+    # Work orders: a dispatched ticket must be signed (签收) within this many working hours.
+    acknowledge_hours: int = 2
+    # Urgent tickets are due in calendar hours, not working days.
+    urgent_deadline_hours: int = 24
+    # KB articles must be updated within 1 working day of a policy change (seed notice).
+    kb_update_workdays: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "hotline"
+    secret: str = ""
+    enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = ""
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str = ""  # Fernet key (urlsafe base64, 32 bytes); generated into data_dir when empty
+    upgrade_on_start: bool = True
+    cookie_secure: bool = False
+    max_body_bytes: int = 1_048_576
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    log_level: str = "INFO"
+    timezone: str = "Asia/Shanghai"
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    policy: Policy = field(default_factory=Policy)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.db').as_posix()}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+# Environment variable -> (section, field). Sections: "" = top level, "ami", "policy".
+_ENV: dict[str, tuple[str, str]] = {
+    "HOTLINE_DATABASE_URL": ("", "database_url"),
+    "HOTLINE_DATA_DIR": ("", "data_dir"),
+    "HOTLINE_HOST": ("", "host"),
+    "HOTLINE_PORT": ("", "port"),
+    "HOTLINE_SECRET_KEY": ("", "secret_key"),
+    "HOTLINE_UPGRADE_ON_START": ("", "upgrade_on_start"),
+    "HOTLINE_COOKIE_SECURE": ("", "cookie_secure"),
+    "HOTLINE_MAX_BODY_BYTES": ("", "max_body_bytes"),
+    "HOTLINE_LOGIN_MAX_FAILURES": ("", "login_max_failures"),
+    "HOTLINE_LOGIN_WINDOW_SECONDS": ("", "login_window_seconds"),
+    "HOTLINE_LOG_LEVEL": ("", "log_level"),
+    "HOTLINE_TIMEZONE": ("", "timezone"),
+    "HOTLINE_AMI_HOST": ("ami", "host"),
+    "HOTLINE_AMI_PORT": ("ami", "port"),
+    "HOTLINE_AMI_USERNAME": ("ami", "username"),
+    "HOTLINE_AMI_SECRET": ("ami", "secret"),
+    "HOTLINE_AMI_ENABLED": ("ami", "enabled"),
+    "HOTLINE_SERVICE_LEVEL_SECONDS": ("policy", "service_level_seconds"),
+    "HOTLINE_CONNECT_RATE_TARGET": ("policy", "connect_rate_target"),
+    "HOTLINE_SHORT_ABANDON_SECONDS": ("policy", "short_abandon_seconds"),
+    "HOTLINE_DEFAULT_DEADLINE_WORKDAYS": ("policy", "default_deadline_workdays"),
+    "HOTLINE_ACKNOWLEDGE_HOURS": ("policy", "acknowledge_hours"),
+    "HOTLINE_URGENT_DEADLINE_HOURS": ("policy", "urgent_deadline_hours"),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, raw: Any, target: type) -> Any:
+    try:
+        if target is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(raw)
+        if target is int:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if target is float:
+            return float(raw)
+        if target is Path:
+            return Path(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}: cannot read {raw!r} as {target.__name__}") from None
+
+
+def _field_types(cls: type) -> dict[str, type]:
+    types = {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}
+    return {f.name: types.get(str(f.type), str) for f in dataclasses.fields(cls)}
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    types = _field_types(cls)
+    kwargs = {}
+    for key, raw in values.items():
+        if key not in types:
+            raise ConfigError(f"{where}: unknown setting {key!r}")
+        kwargs[key] = _coerce(f"{where}.{key}" if where else key, raw, types[key])
+    return kwargs
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if given) then HOTLINE_* variables; validate; return Settings."""
+    env = os.environ if environ is None else environ
+    sections: dict[str, dict[str, Any]] = {"": {}, "ami": {}, "policy": {}}
+    if config_file is None and env.get("HOTLINE_CONFIG"):
+        config_file = env["HOTLINE_CONFIG"]
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+        for key, value in data.items():
+            if key in ("ami", "policy"):
+                if not isinstance(value, dict):
+                    raise ConfigError(f"config file {path}: [{key}] must be a table")
+                sections[key].update(value)
+            else:
+                sections[""][key] = value
+    for var, (section, name) in _ENV.items():
+        if var in env:
+            sections[section][name] = env[var]
+    ami = AmiSettings(**_build(AmiSettings, sections["ami"], "ami"))
+    policy = Policy(**_build(Policy, sections["policy"], "policy"))
+    settings = Settings(**_build(Settings, sections[""], ""), ami=ami, policy=policy)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if not 0 < s.port < 65536:
+        raise ConfigError(f"port: {s.port} is not a TCP port")
+    if not 0 < s.ami.port < 65536:
+        raise ConfigError(f"ami.port: {s.ami.port} is not a TCP port")
+    if not 0.0 < s.policy.connect_rate_target <= 1.0:
+        raise ConfigError("policy.connect_rate_target must be in (0, 1]")
+    if s.policy.service_level_seconds <= 0:
+        raise ConfigError("policy.service_level_seconds must be positive")
+    if s.max_body_bytes < 1024:
+        raise ConfigError("max_body_bytes must be at least 1024")
+    url = s.resolved_database_url
+    if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+        raise ConfigError(
+            "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+            f"(got {url.split('://')[0]}://...)")

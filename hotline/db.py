@@ -1,0 +1,181 @@
+"""Database: declarative base, portable column types, engine and transactions, migrations.
+
+SQLite is the default store, PostgreSQL the scale-out one; both run the whole test suite.
+Measured here (../shared/LIBRARIES.md): aiosqlite with default settings loses concurrent
+read-then-write updates without an error. Hence: WAL, busy_timeout, foreign_keys=ON, and every
+writing transaction on SQLite starts with BEGIN IMMEDIATE (`Database.write()`), so the
+write lock is taken before the read. On PostgreSQL writers use row locks (`with_for_update`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from importlib import resources
+from typing import Any, AsyncIterator
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on both backends.
+
+    SQLite silently drops offsets; we store naive UTC there and re-attach UTC on the way out.
+    Naive datetimes are refused: a wall-clock time without a zone is ambiguous.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # aiosqlite's connection wraps sqlite3's; isolation_level None lets us issue BEGIN ourselves.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            from pathlib import Path
+
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+class Database:
+    """Owns the engine and hands out sessions: `read()` for queries, `write()` for use cases."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> "Database":
+        return cls(create_engine(url, **kwargs))
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction for one use case: commits on success, rolls back on any error."""
+        async with self._sessions() as session:
+            if self.is_sqlite:
+                # Take the write lock before the first read, so a concurrent writer waits
+                # here (busy_timeout) instead of deciding on stale data.
+                await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("hotline") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def import_all_models() -> None:
+    """Every package's models register on Base.metadata; migrations and create_all need them all."""
+    import importlib
+
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+
+
+MODEL_MODULES = (
+    "hotline.models",
+    "dispatch.models",
+)
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    """Run Alembic migrations on the live engine (used by `hotline db upgrade` and on start)."""
+    from alembic import command
+
+    def run(sync_conn: Connection) -> None:
+        cfg = alembic_config(str(db.engine.url))
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, revision)
+
+    async with db.engine.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()
+
+
+async def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())

@@ -1,0 +1,136 @@
+"""JSON API of the app shell under /api/v1: me, users, tokens, units, audit log.
+
+Handlers validate, call one service, serialize. Feature packages add their own route tables.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from dispatch import units as unit_service
+from dispatch.models import Unit
+from hotline import accounts, audit
+from hotline.auth import ALL_STAFF, allow
+from hotline.models import Role, User
+from hotline.web.keys import DB, principal
+from hotline.web.validation import json_body, query_int
+
+routes = web.RouteTableDef()
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
+
+
+def user_json(u: User) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+            "unit_code": u.unit_code, "agent_interface": u.agent_interface,
+            "agent_extension": u.agent_extension, "agent_member_name": u.agent_member_name,
+            "active": u.active, "created_at": u.created_at.isoformat()}
+
+
+def unit_json(u: Unit) -> dict[str, Any]:
+    return {"code": u.code, "name": u.name, "kind": u.kind, "parent": u.parent_code,
+            "district": u.district, "categories": u.categories, "keywords": u.keywords,
+            "contact": u.contact, "default_deadline_workdays": u.default_deadline_workdays,
+            "active": u.active}
+
+
+@routes.get("/api/v1/me")
+@allow(*ALL_STAFF)
+async def me(request: web.Request) -> web.Response:
+    who = principal(request)
+    return ok({"id": who.user_id, "username": who.username, "display_name": who.display_name,
+               "role": who.role.value, "unit_code": who.unit_code})
+
+
+@routes.get("/api/v1/users")
+@allow(Role.ADMIN)
+async def users_list(request: web.Request) -> web.Response:
+    return ok({"users": [user_json(u) for u in await accounts.list_users(request.app[DB])]})
+
+
+@dataclass(frozen=True)
+class UserIn:
+    username: str = field(metadata={"max_len": 64})
+    display_name: str = field(metadata={"max_len": 100})
+    role: Role
+    password: str = field(metadata={"max_len": 256})
+    unit_code: str | None = field(default=None, metadata={"max_len": 32})
+    agent_interface: str | None = field(default=None, metadata={"max_len": 100})
+    agent_extension: str | None = field(default=None, metadata={"max_len": 20})
+    agent_member_name: str | None = field(default=None, metadata={"max_len": 100})
+
+
+@routes.post("/api/v1/users")
+@allow(Role.ADMIN)
+async def users_create(request: web.Request) -> web.Response:
+    body = await json_body(request, UserIn)
+    user = await accounts.create_user(request.app[DB], principal(request).username,
+                                      accounts.NewUser(**body.__dict__))
+    return ok(user_json(user), status=201)
+
+
+@dataclass(frozen=True)
+class TokenIn:
+    name: str = field(metadata={"max_len": 100})
+
+
+@routes.post("/api/v1/users/{username}/tokens")
+@allow(Role.ADMIN)
+async def tokens_issue(request: web.Request) -> web.Response:
+    body = await json_body(request, TokenIn)
+    token = await accounts.issue_token(request.app[DB], principal(request).username,
+                                       request.match_info["username"], body.name)
+    return ok({"token": token, "note": "shown once; store it now"}, status=201)
+
+
+@routes.get("/api/v1/units")
+@allow(*ALL_STAFF)
+async def units_list(request: web.Request) -> web.Response:
+    rows = await unit_service.list_units(request.app[DB], principal(request))
+    return ok({"units": [unit_json(u) for u in rows]})
+
+
+@routes.get("/api/v1/units/{code}")
+@allow(*ALL_STAFF)
+async def units_get(request: web.Request) -> web.Response:
+    unit = await unit_service.get_unit(request.app[DB], principal(request),
+                                       request.match_info["code"])
+    return ok(unit_json(unit))
+
+
+@routes.post("/api/v1/units/import")
+@allow(Role.ADMIN)
+async def units_import(request: web.Request) -> web.Response:
+    partial = request.query.get("partial") in ("1", "true")
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        from hotline.errors import InvalidInput
+
+        raise InvalidInput("the file is not valid UTF-8") from None
+    result = await unit_service.import_units(request.app[DB], principal(request).username,
+                                             text, partial=partial)
+    return ok({"created": result.created, "updated": result.updated,
+               "skipped": [{"line": e.line, "message": e.message} for e in result.skipped]})
+
+
+@routes.get("/api/v1/audit")
+@allow(Role.ADMIN, Role.MANAGER)
+async def audit_list(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 100, 1, 1000)
+    before = query_int(request, "before", 0, 0, 2**62)
+    filters = {k: request.query[k] for k in ("actor", "action", "target_type", "target_id")
+               if request.query.get(k)}
+    rows = await audit.list_entries(request.app[DB], limit=limit, before=before, filters=filters)
+    return ok({"entries": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor,
+                            "action": e.action, "target_type": e.target_type,
+                            "target_id": e.target_id, "detail": e.detail, "note": e.note}
+                           for e in rows]})
+

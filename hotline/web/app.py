@@ -1,0 +1,163 @@
+"""The app factory: the one place that wires settings, database, security, routes and
+background services. Nothing here runs at import time; `create_app` builds, `cleanup_ctx`
+starts and stops."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_session import setup as setup_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+
+from hotline.auth import LoginThrottle, allow, public
+from hotline.config import ConfigError, Settings
+from hotline.db import Database, current_revision, upgrade
+from hotline.models import Role
+from hotline.web import api, pages
+from hotline.web.errors import error_middleware
+from hotline.web.keys import DB, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
+from hotline.web.security import auth_middleware, csrf_middleware
+
+log = logging.getLogger("hotline.app")
+HERE = Path(__file__).parent
+SESSION_MAX_AGE = 12 * 3600  # one working shift and a half
+
+
+def session_key(settings: Settings) -> bytes:
+    """The Fernet key for session cookies: from settings, else persisted in the data dir so a
+    restart does not log everybody out."""
+    if settings.secret_key:
+        key = settings.secret_key.encode()
+    else:
+        path = settings.data_dir / "secret.key"
+        if path.exists():
+            key = path.read_bytes().strip()
+        else:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            key = Fernet.generate_key()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key)
+    try:
+        if len(base64.urlsafe_b64decode(key)) != 32:
+            raise ValueError
+    except ValueError:
+        raise ConfigError("secret_key must be a Fernet key: 32 bytes, urlsafe base64") from None
+    return key
+
+
+def _metrics(registry: CollectorRegistry) -> tuple[Counter, Histogram]:
+    requests = Counter("hotline_http_requests", "HTTP requests", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("hotline_http_request_seconds", "HTTP request latency", ["route"],
+                        registry=registry)
+    return requests, latency
+
+
+def _observe_middleware(registry: CollectorRegistry) -> Any:
+    requests, latency = _metrics(registry)
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
+        request[REQUEST_ID] = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers["X-Request-Id"] = request[REQUEST_ID]
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            requests.labels(request.method, route, str(status)).inc()
+            latency.labels(route).observe(time.perf_counter() - started)
+
+    return observe
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@public
+async def healthz(request: web.Request) -> web.Response:
+    db = request.app[DB]
+    try:
+        async with db.read() as s:
+            await s.execute(text("SELECT 1"))
+        revision = await current_revision(db)
+    except Exception as exc:  # the health check reports, it does not raise
+        log.error("health check: database unavailable: %s", exc)
+        return web.json_response({"status": "error", "database": "unavailable"}, status=503)
+    return web.json_response({"status": "ok", "database": db.engine.dialect.name,
+                              "schema_revision": revision})
+
+
+@allow(Role.ADMIN, Role.MANAGER)
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
+    """Build the application. `database` lets tests hand in an already-migrated database;
+    otherwise the engine is created (and migrated unless disabled) on startup."""
+    registry = CollectorRegistry()
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[
+        _observe_middleware(registry), security_headers])
+    app[SETTINGS] = settings
+    app[REGISTRY] = registry
+    app[THROTTLE] = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+
+    storage = EncryptedCookieStorage(
+        Fernet(session_key(settings)), cookie_name="hotline_session", httponly=True,
+        samesite="Lax", secure=settings.cookie_secure, max_age=SESSION_MAX_AGE)
+    setup_session(app, storage)
+    # Inside the session middleware, so an error page still saves the session it touched.
+    app.middlewares.append(error_middleware)
+    app.middlewares.append(auth_middleware)
+    app.middlewares.append(csrf_middleware)
+
+    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("hotline.web", "templates"),
+                         autoescape=jinja2.select_autoescape(["html"]))
+
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        db = database or Database.from_url(settings.resolved_database_url)
+        if database is None and settings.upgrade_on_start:
+            await upgrade(db)
+        app[DB] = db
+        log.info("database ready: %s", db.engine.dialect.name)
+        yield
+        if database is None:
+            await db.dispose()
+
+    app.cleanup_ctx.append(database_ctx)
+
+    app.router.add_routes(api.routes)
+    app.router.add_routes(pages.routes)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_static("/static", HERE / "static")
+    return app

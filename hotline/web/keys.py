@@ -1,0 +1,24 @@
+"""Typed application keys: the one registry of what the app factory puts on the app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from hotline.auth import LoginThrottle, Principal
+from hotline.config import Settings
+from hotline.db import Database
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+
+# Per-request values (request-scoped keys are plain strings in aiohttp).
+PRINCIPAL = "hotline.principal"
+REQUEST_ID = "hotline.request_id"
+
+
+def principal(request: web.Request) -> Principal:
+    """The authenticated caller. The auth middleware guarantees it on non-public routes."""
+    return request[PRINCIPAL]

@@ -1,0 +1,121 @@
+"""Who is calling, may they, and did the form come from our own page.
+
+- Browser sessions: aiohttp-session cookie, encrypted and authenticated (Fernet), HttpOnly,
+  SameSite=Lax, Secure when configured; it carries the user id and a CSRF token.
+- Integrations: `Authorization: Bearer hl_...` API tokens (stored hashed).
+- Every route declares its roles with `hotline.auth.allow` / `public`; undeclared = refused.
+- Every unsafe method from a browser session must echo the session's CSRF token (form field
+  `_csrf` or header `X-CSRF-Token`). Bearer-token calls carry no cookies and are exempt.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+
+from hotline import accounts
+from hotline.auth import PUBLIC, Principal, allowed_roles
+from hotline.errors import PermissionDenied, Unauthenticated
+from hotline.web.keys import DB, PRINCIPAL
+
+log = logging.getLogger("hotline.security")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_USER = "uid"
+SESSION_CSRF = "csrf"
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get(SESSION_CSRF)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        session[SESSION_CSRF] = token
+    return token
+
+
+async def start_session(request: web.Request, who: Principal) -> None:
+    # A fresh session on login defeats session fixation; the CSRF token is renewed too.
+    session = await new_session(request)
+    session[SESSION_USER] = who.user_id
+    session[SESSION_CSRF] = secrets.token_urlsafe(24)
+
+
+async def end_session(request: web.Request) -> None:
+    session = await get_session(request)
+    session.invalidate()
+
+
+async def _principal(request: web.Request) -> Principal | None:
+    db = request.app[DB]
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Authorization must be 'Bearer <token>'")
+        who = await accounts.principal_for_token(db, token.strip())
+        if who is None:
+            raise Unauthenticated("invalid or revoked API token")
+        return who
+    session = await get_session(request)
+    uid = session.get(SESSION_USER)
+    if not isinstance(uid, int):
+        return None
+    who = await accounts.load_principal(db, uid)
+    if who is None:
+        session.invalidate()
+    return who
+
+
+def _is_static(request: web.Request) -> bool:
+    route = request.match_info.route
+    return isinstance(getattr(route, "resource", None), web.StaticResource)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    match = request.match_info
+    if match.http_exception is not None or _is_static(request):
+        return await handler(request)
+    declared = allowed_roles(match.handler)
+    who = await _principal(request)
+    if who is not None:
+        request[PRINCIPAL] = who
+    if declared == PUBLIC:
+        return await handler(request)
+    if declared is None:
+        log.error("route %s %s declares no roles; refused", request.method, request.path)
+        raise PermissionDenied("this route is not open to anyone")
+    if who is None:
+        if request.path.startswith("/api/") or request.method not in SAFE_METHODS:
+            raise Unauthenticated("log in or send an API token")
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
+    if who.role not in declared:
+        log.warning("user %s (role %s) refused %s %s", who.username, who.role.value,
+                    request.method, request.path)
+        raise PermissionDenied(f"role {who.role.value} may not do this")
+    return await handler(request)
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.method in SAFE_METHODS or "Authorization" in request.headers:
+        return await handler(request)
+    session = await get_session(request)
+    expected = session.get(SESSION_CSRF)
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None and request.content_type in ("application/x-www-form-urlencoded",
+                                                 "multipart/form-data"):
+        form = await request.post()
+        value = form.get("_csrf")
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        log.warning("CSRF check failed for %s %s", request.method, request.path)
+        raise PermissionDenied("missing or wrong CSRF token; reload the page and try again")
+    return await handler(request)
