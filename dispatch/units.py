@@ -118,7 +118,8 @@ def _json_array_items(text: str) -> list[tuple[int, Any]]:
         try:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"line {exc.lineno}: invalid JSON: {exc.msg}") from None
+            raise ValueError(f"line {_line_of(text, pos)}: invalid JSON in the object starting "
+                             f"here: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
         items.append((_line_of(text, pos), obj))
         pos = end
 

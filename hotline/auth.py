@@ -21,6 +21,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from hotline.models import Role
 
 _hasher = PasswordHasher()
+
+
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Swap the argon2 parameters (the test suite uses cheap ones; production keeps defaults)."""
+    global _hasher, _DUMMY_HASH
+    _hasher, _DUMMY_HASH = hasher, None
+
 # Measured here: argon2 hash/verify take ~90 ms; run them off the event loop.
 # A fixed dummy hash lets unknown usernames cost the same time as wrong passwords.
 _DUMMY_HASH: str | None = None

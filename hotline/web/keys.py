@@ -14,9 +14,8 @@ DB = web.AppKey("db", Database)
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
-# Per-request values (request-scoped keys are plain strings in aiohttp).
-PRINCIPAL = "hotline.principal"
-REQUEST_ID = "hotline.request_id"
+PRINCIPAL = web.RequestKey("principal", Principal)
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 def principal(request: web.Request) -> Principal:

@@ -105,7 +105,8 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.method in SAFE_METHODS or "Authorization" in request.headers:
+    if (request.method in SAFE_METHODS or "Authorization" in request.headers
+            or request.match_info.http_exception is not None):
         return await handler(request)
     session = await get_session(request)
     expected = session.get(SESSION_CSRF)
