@@ -119,6 +119,7 @@ class Call:
     connect_ts: float | None = None
     hold_s: int | None = None
     ring_s: int | None = None
+    hangup_ts: float | None = None   # connected, caller's channel gone, AgentComplete to come
     resynced: bool = False
 
 
@@ -241,21 +242,50 @@ def _on_connect(state: CallState, e: ev.AgentConnect) -> CallState:
                     e.ts - e.hold_time_s, resynced=True)
     elif call.phase == CONNECTED:
         return _unchanged(state)
+    # A member answering again means its previous call is over even if its AgentComplete
+    # was lost.
+    stale = tuple(_answered(c, c.hangup_ts, int(c.hangup_ts - c.connect_ts)
+                            if c.connect_ts is not None else None, None)
+                  for c in state.calls.values()
+                  if c.phase == CONNECTED and c.agent == e.member_name and c.hangup_ts is not None)
+    if stale:
+        calls = {k: c for k, c in state.calls.items()
+                 if not (c.phase == CONNECTED and c.agent == e.member_name and c.hangup_ts is not None)}
+        state = CallState(calls, state.dialled, stale)
+    else:
+        state = _unchanged(state)
     attempts = list(_close_ringing(call.attempts, e.ts, "canceled", keep=e.dest_uniqueid))
     for i, a in enumerate(attempts):
-        if a.dest_uniqueid == e.dest_uniqueid:
+        if a.dest_uniqueid == e.dest_uniqueid and a.outcome == "ringing":
             attempts[i] = replace(a, end_ts=e.ts, outcome="answered", ring_ms=e.ring_time_s * 1000)
             break
     else:
+        # Also when the member answered just as its ring timeout fired: Asterisk then reports
+        # AgentRingNoAnswer and AgentConnect for the same leg (RINGNOANSWER and CONNECT).
         attempts.append(RingAttempt(e.member_name, e.interface, e.dest_uniqueid,
                                     e.ts - e.ring_time_s, e.ts, "answered", e.ring_time_s * 1000))
-    return _with(state, replace(call, phase=CONNECTED, attempts=tuple(attempts),
-                                agent=e.member_name, connect_ts=e.ts, hold_s=e.hold_time_s,
-                                ring_s=e.ring_time_s))
+    calls = dict(state.calls)
+    calls[call.uniqueid] = replace(call, phase=CONNECTED, attempts=tuple(attempts),
+                                   agent=e.member_name, connect_ts=e.ts, hold_s=e.hold_time_s,
+                                   ring_s=e.ring_time_s)
+    return CallState(calls, state.dialled, state.finished)
+
+
+def _connected_to(state: CallState, queue: str, member_name: str) -> Call | None:
+    """The call this member is connected to: the one whose caller already hung up first
+    (that is when AgentComplete comes without channel fields), else the earliest."""
+    found = [c for c in state.calls.values()
+             if c.phase == CONNECTED and c.agent == member_name and c.queue == queue]
+    if not found:
+        return None
+    found.sort(key=lambda c: (c.hangup_ts is None, c.connect_ts or 0.0))
+    return found[0]
 
 
 def _on_complete(state: CallState, e: ev.AgentComplete) -> CallState:
-    call = state.calls.get(e.uniqueid)
+    call = state.calls.get(e.uniqueid) if e.uniqueid else _connected_to(state, e.queue, e.member_name)
+    if call is None and not e.uniqueid:
+        return _unchanged(state)
     if call is None:
         # The join and AgentConnect were both missed (the call began before we connected):
         # the completion alone still tells who answered, after how long, for how long.
@@ -265,7 +295,7 @@ def _on_complete(state: CallState, e: ev.AgentComplete) -> CallState:
         call = replace(call, phase=CONNECTED, agent=e.member_name, hold_s=e.hold_time_s,
                        connect_ts=call.connect_ts or e.ts - e.talk_time_s, resynced=True)
     record = _answered(call, e.ts, e.talk_time_s, e.reason or None)
-    return _without(state, e.uniqueid, record)
+    return _without(state, call.uniqueid, record)
 
 
 def _on_dump(state: CallState, e: ev.AgentDump) -> CallState:
@@ -284,6 +314,10 @@ def _on_abandon(state: CallState, e: ev.QueueCallerAbandon) -> CallState:
     call = state.calls.get(e.uniqueid)
     if call is None or call.phase in (LEAVING, CONNECTED):
         return _unchanged(state)
+    if call.phase == LEFT:
+        # Left the queue to be connected, then hung up before the bridge (queue_log ABANDON).
+        call = replace(call, abandon_ts=e.ts, abandon_hold_s=e.hold_time_s)
+        return _without(state, e.uniqueid, _left_queue(call, e.ts))
     return _with(state, replace(call, phase=LEAVING, abandon_ts=e.ts, abandon_hold_s=e.hold_time_s,
                                 attempts=_close_ringing(call.attempts, e.ts, "canceled")))
 
@@ -314,6 +348,11 @@ def _on_hangup(state: CallState, e: ev.Hangup) -> CallState:
     call = state.calls.get(e.uniqueid)
     if call is None:
         return CallState(state.calls, dialled)
+    if call.phase == CONNECTED:
+        # The caller's channel can go before the member's leg: AgentComplete follows.
+        calls = dict(state.calls)
+        calls[e.uniqueid] = replace(call, hangup_ts=e.ts)
+        return CallState(calls, dialled)
     record = _ended_unseen(call, e.ts)
     calls = dict(state.calls)
     del calls[e.uniqueid]
@@ -373,6 +412,8 @@ def _on_resync(state: CallState, e: ev.Resync) -> CallState:
 
 def _ended_unseen_in_outage(call: Call, ts: float) -> CallRecord:
     if call.phase == CONNECTED:
+        if call.hangup_ts is not None and call.connect_ts is not None:
+            return _answered(call, call.hangup_ts, int(call.hangup_ts - call.connect_ts), None)
         return _answered(call, ts, None, None)
     if call.phase == LEAVING:
         return _left_queue(call, ts)

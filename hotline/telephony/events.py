@@ -109,6 +109,10 @@ class AgentConnect:
 
 @dataclass(frozen=True, slots=True)
 class AgentComplete:
+    """When the caller's channel is already gone (it can hang up before the member's leg),
+    Asterisk sends this without any channel fields: `uniqueid` is then "" and the call is found
+    by its member."""
+
     ts: float
     queue: str
     uniqueid: str
@@ -363,7 +367,7 @@ def _connect(h: Headers, r: float | None) -> AgentConnect:
 
 
 def _complete(h: Headers, r: float | None) -> AgentComplete:
-    return AgentComplete(_ts(h, r), h["Queue"], h["Uniqueid"], h["MemberName"],
+    return AgentComplete(_ts(h, r), h["Queue"], h.get("Uniqueid", ""), h["MemberName"],
                          h.get("Interface", ""), h.get("DestUniqueid", ""),
                          int(h["HoldTime"]), int(h["TalkTime"]), h.get("Reason", ""),
                          h.get("CallerIDNum", ""))

@@ -1,0 +1,261 @@
+"""Service-level metrics of queue calls: the one place their definitions live.
+
+Definitions follow the AMI captures' README (what queue_log and Asterisk's QueueStatus count):
+
+- offered               calls that entered the queue (ENTERQUEUE)
+- answered              calls an agent picked up (CONNECT)
+- abandoned             callers who hung up while waiting (ABANDON)
+- timed_out             left by queue timeout, empty queue or a key (EXITWITHTIMEOUT/EXITEMPTY/EXITWITHKEY)
+- answered_within_sl    answered with hold time <= service-level seconds; hold time is Asterisk's
+                        whole seconds from queue entry (AgentConnect HoldTime)
+- abandoned_within_sl   abandoned with wait <= service-level seconds (ABANDON data3)
+- connect_rate          answered / offered (接通率)
+- service_level         answered_within_sl / answered (Asterisk ServicelevelPerf)
+- service_level2        (answered_within_sl + abandoned_within_sl) / (answered + abandoned);
+                        unlike Asterisk's ServicelevelPerf2, timeouts are not counted as abandons
+- sl_of_offered         answered_within_sl / offered
+- asa_s                 mean hold time of answered calls (3 decimals)
+- ring_no_answer        member ring attempts that ran out unanswered (RINGNOANSWER)
+- agents                per member: answered, ring_no_answer, talk_s (sum over completed calls),
+                        completed
+
+Ratios are rounded to 4 decimals and are None when their denominator is 0. Short abandons
+(wait <= `short_abandon_s`, 0 = none excluded) are left out of offered and abandoned and counted
+apart. Calls are placed in a window or bucket by their queue-entry time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Iterable, Mapping
+
+from hotline.telephony.calls import ABANDONED, ANSWERED, TIMED_OUT, CallRecord
+
+# China Standard Time has no daylight saving: day buckets of a Chinese hotline.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+BUCKETS: Mapping[str, int] = {"15min": 900, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentMetrics:
+    answered: int = 0
+    ring_no_answer: int = 0
+    talk_s: int = 0
+    completed: int = 0
+    # Ring attempts that ended by the member (answered or ran out; a caller leaving cancels).
+    rings: int = 0
+    # Of those, answered within `ring_target_s` of starting to ring.
+    answered_within_ring_target: int = 0
+
+    @property
+    def ring_compliance(self) -> float | None:
+        return ratio(self.answered_within_ring_target, self.rings)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"answered": self.answered, "ring_no_answer": self.ring_no_answer,
+                "talk_s": self.talk_s, "completed": self.completed}
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    service_level_seconds: int
+    offered: int
+    answered: int
+    abandoned: int
+    timed_out: int
+    answered_within_sl: int
+    abandoned_within_sl: int
+    ring_no_answer: int
+    hold_total_s: int
+    agents: Mapping[str, AgentMetrics] = field(default_factory=dict)
+    short_abandons: int = 0
+    longest_wait_s: int | None = None
+    unknown: int = 0            # calls that ended while the listener was disconnected
+    waiting: int = 0            # still in the queue when the records were taken
+
+    @property
+    def connect_rate(self) -> float | None:
+        return ratio(self.answered, self.offered)
+
+    @property
+    def service_level(self) -> float | None:
+        return ratio(self.answered_within_sl, self.answered)
+
+    @property
+    def service_level2(self) -> float | None:
+        return ratio(self.answered_within_sl + self.abandoned_within_sl,
+                     self.answered + self.abandoned)
+
+    @property
+    def sl_of_offered(self) -> float | None:
+        return ratio(self.answered_within_sl, self.offered)
+
+    @property
+    def asa_s(self) -> float | None:
+        return ratio(self.hold_total_s, self.answered, places=3)
+
+    def as_dict(self, extended: bool = False) -> dict[str, object]:
+        """The keys of the captures' expected.json (without `calls`); `extended` adds the
+        figures that file does not hold."""
+        out: dict[str, object] = {
+            "service_level_seconds": self.service_level_seconds,
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "timed_out": self.timed_out,
+            "answered_within_sl": self.answered_within_sl,
+            "abandoned_within_sl": self.abandoned_within_sl,
+            "connect_rate": self.connect_rate,
+            "service_level": self.service_level,
+            "service_level2": self.service_level2,
+            "sl_of_offered": self.sl_of_offered,
+            "asa_s": self.asa_s,
+            "ring_no_answer": self.ring_no_answer,
+            "agents": {name: a.as_dict() for name, a in sorted(self.agents.items())},
+        }
+        if extended:
+            out.update(
+                longest_wait_s=self.longest_wait_s,
+                short_abandons=self.short_abandons,
+                unknown=self.unknown,
+                waiting=self.waiting,
+                ring_compliance={name: a.ring_compliance for name, a in sorted(self.agents.items())},
+            )
+        return out
+
+
+def ratio(numerator: float, denominator: float, places: int = 4) -> float | None:
+    if not denominator:
+        return None
+    return round(numerator / denominator, places)
+
+
+def compute(records: Iterable[CallRecord], *, service_level_s: int = 15,
+            short_abandon_s: int = 0, ring_target_s: int = 15,
+            start: float | None = None, end: float | None = None) -> Metrics:
+    """Metrics of the calls that entered the queue in [start, end) (all when unbounded)."""
+    offered = answered = abandoned = timed_out = in_sl = ab_in_sl = rna = hold_total = 0
+    short = unknown = waiting = 0
+    longest: int | None = None
+    agents: dict[str, dict[str, int]] = {}
+
+    def agent(name: str) -> dict[str, int]:
+        a = agents.get(name)
+        if a is None:
+            a = agents[name] = {"answered": 0, "ring_no_answer": 0, "talk_s": 0, "completed": 0,
+                                "rings": 0, "answered_within_ring_target": 0}
+        return a
+
+    for r in records:
+        if start is not None and r.enter_ts < start:
+            continue
+        if end is not None and r.enter_ts >= end:
+            continue
+        if r.outcome == ABANDONED and short_abandon_s > 0 and (r.wait_s or 0) <= short_abandon_s:
+            short += 1
+            continue
+        offered += 1
+        if r.wait_s is not None and (longest is None or r.wait_s > longest):
+            longest = r.wait_s
+        for attempt in r.attempts:
+            if attempt.outcome == "no_answer":
+                rna += 1
+                a = agent(attempt.member_name)
+                a["ring_no_answer"] += 1
+                a["rings"] += 1
+            elif attempt.outcome == "answered":
+                a = agent(attempt.member_name)
+                a["rings"] += 1
+                if attempt.ring_ms is not None and attempt.ring_ms <= ring_target_s * 1000:
+                    a["answered_within_ring_target"] += 1
+        if r.outcome == ANSWERED:
+            answered += 1
+            hold = r.hold_s or 0
+            hold_total += hold
+            if hold <= service_level_s:
+                in_sl += 1
+            if r.agent is not None:
+                a = agent(r.agent)
+                a["answered"] += 1
+                if r.talk_s is not None and not r.in_progress:
+                    a["completed"] += 1
+                    a["talk_s"] += r.talk_s
+        elif r.outcome == ABANDONED:
+            abandoned += 1
+            if r.wait_s is not None and r.wait_s <= service_level_s:
+                ab_in_sl += 1
+        elif r.outcome == TIMED_OUT:
+            timed_out += 1
+        elif r.in_progress:
+            waiting += 1
+        else:
+            unknown += 1
+
+    members = {
+        name: AgentMetrics(**a) for name, a in agents.items()
+        if a["answered"] or a["ring_no_answer"] or a["completed"]
+    }
+    return Metrics(service_level_s, offered, answered, abandoned, timed_out, in_sl, ab_in_sl, rna,
+                   hold_total, members, short, longest, unknown, waiting)
+
+
+def bucket_start(ts: float, size: str, tz: tzinfo = CHINA_TZ) -> datetime:
+    """Start of the 15-minute, hour or day bucket holding `ts`, in local time `tz`."""
+    seconds = BUCKETS[size]
+    local = datetime.fromtimestamp(ts, tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    into_day = (local - midnight).total_seconds()
+    return midnight + timedelta(seconds=math.floor(into_day / seconds) * seconds)
+
+
+def by_bucket(records: Iterable[CallRecord], size: str = "hour", tz: tzinfo = CHINA_TZ,
+              **params: int) -> dict[datetime, Metrics]:
+    """Metrics per bucket (`15min`, `hour`, `day`) of queue-entry time, oldest first."""
+    groups: dict[datetime, list[CallRecord]] = {}
+    for r in records:
+        groups.setdefault(bucket_start(r.enter_ts, size, tz), []).append(r)
+    return {k: compute(groups[k], **params) for k in sorted(groups)}
+
+
+def by_queue(records: Iterable[CallRecord], **params: int) -> dict[str, Metrics]:
+    groups: dict[str, list[CallRecord]] = {}
+    for r in records:
+        groups.setdefault(r.queue, []).append(r)
+    return {k: compute(v, **params) for k, v in sorted(groups.items())}
+
+
+def rolling(records: Iterable[CallRecord], now: float, window_s: int = 86400,
+            **params: int) -> Metrics:
+    """Metrics of the calls that entered in the `window_s` seconds before `now` (24 h default)."""
+    return compute(records, start=now - window_s, end=now, **params)
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    metric: str          # "connect_rate" | "service_level"
+    value: float
+    target: float
+    window_s: int
+    offered: int
+
+
+def alarms(records: Iterable[CallRecord], now: float, *, window_s: int = 3600,
+           connect_rate_target: float = 0.80, service_level_target: float = 0.80,
+           min_offered: int = 1, service_level_s: int = 15,
+           short_abandon_s: int = 0) -> list[Alarm]:
+    """Alarms for a rolling window ending at `now`: 接通率 or service level below target.
+    No alarm is raised on fewer than `min_offered` calls."""
+    m = rolling(records, now, window_s, service_level_s=service_level_s,
+                short_abandon_s=short_abandon_s)
+    if m.offered < max(min_offered, 1):
+        return []
+    out = []
+    if m.connect_rate is not None and m.connect_rate < connect_rate_target:
+        out.append(Alarm("connect_rate", m.connect_rate, connect_rate_target, window_s, m.offered))
+    if m.service_level is not None and m.service_level < service_level_target:
+        out.append(Alarm("service_level", m.service_level, service_level_target, window_s,
+                         m.offered))
+    return out
