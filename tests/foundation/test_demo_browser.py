@@ -1,0 +1,91 @@
+"""README command 1 as a user meets it: `hotline demo` in a subprocess, real headless Chromium
+logs in with every printed demo account and sees that role's navigation."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from hotline.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from hotline.web.nav import NAV
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    log = open(data / "demo.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "hotline", "demo", "--data-dir", str(data),
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("demo did not start:\n" + (data / "demo.log").read_text())
+            time.sleep(0.2)
+    yield url, data / "demo.log"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_demo_prints_every_account(demo_server):
+    _, log = demo_server
+    text = log.read_text()
+    assert DEMO_PASSWORD in text
+    for acc in DEMO_ACCOUNTS:
+        assert re.search(rf"^\s+{acc.username}\s", text, re.M), acc.username
+
+
+async def test_every_demo_account_logs_in_and_sees_its_navigation(demo_server, tmp_path):
+    from playwright.async_api import async_playwright
+
+    if CHROMIUM is None:
+        if os.environ.get("HOTLINE_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is required (scripts/test installs it) but was not found")
+        pytest.skip("chromium is not installed (scripts/test installs it)")
+
+    url, _ = demo_server
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            for acc in DEMO_ACCOUNTS:
+                context = await browser.new_context(locale="zh-CN")
+                page = await context.new_page()
+                await page.goto(url + "/")
+                assert "/login" in page.url
+                await page.fill("input[name=username]", acc.username)
+                await page.fill("input[name=password]", DEMO_PASSWORD)
+                await page.click("button[type=submit]")
+                await page.wait_for_url(url + NAV[acc.role][0][0])
+                links = await page.locator("nav a").all_inner_texts()
+                assert links == [label for _, label in NAV[acc.role]], acc.username
+                assert acc.display_name in await page.inner_text("[data-testid=whoami]")
+                if acc.username == "admin":
+                    await page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)
+                await page.click("text=退出")
+                await page.wait_for_url(re.compile(r".*/login$"))
+                await context.close()
+        finally:
+            await browser.close()
