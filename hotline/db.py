@@ -160,7 +160,7 @@ MODEL_MODULES = (
 )
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
+async def upgrade(db: Database, revision: str = "heads") -> None:
     """Run Alembic migrations on the live engine (used by `hotline db upgrade` and on start)."""
     from alembic import command
 
@@ -178,4 +178,5 @@ async def current_revision(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     async with db.engine.connect() as conn:
-        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    return ",".join(sorted(heads)) or None

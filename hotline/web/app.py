@@ -5,6 +5,8 @@ starts and stops."""
 from __future__ import annotations
 
 import base64
+import importlib
+import importlib.util
 import logging
 import os
 import time
@@ -32,6 +34,13 @@ from hotline.web.keys import DB, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
 from hotline.web.security import auth_middleware, csrf_middleware
 
 log = logging.getLogger("hotline.app")
+
+# Feature packages plug in here: each module exposes `setup(app: web.Application) -> None`
+# that adds its routes (and cleanup contexts for its background services).
+FEATURES: tuple[str, ...] = ()
+
+# Page templates: the shell's own, then each feature package's `templates/` folder.
+TEMPLATE_PACKAGES = ("hotline.web", "hotline.telephony", "knowledge_base", "dispatch", "sla")
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600  # one working shift and a half
 
@@ -140,7 +149,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.middlewares.append(auth_middleware)
     app.middlewares.append(csrf_middleware)
 
-    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("hotline.web", "templates"),
+    aiohttp_jinja2.setup(app, loader=_template_loader(),
                          autoescape=jinja2.select_autoescape(["html"]))
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -160,4 +169,17 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", HERE / "static")
+    for module in FEATURES:
+        importlib.import_module(module).setup(app)
     return app
+
+
+def _template_loader() -> jinja2.BaseLoader:
+    folders = []
+    for package in TEMPLATE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            folder = Path(next(iter(spec.submodule_search_locations))) / "templates"
+            if folder.is_dir():
+                folders.append(str(folder))
+    return jinja2.FileSystemLoader(folders)
