@@ -182,6 +182,12 @@ def _exit_with_key(call: Call, end_ts: float) -> CallRecord:
     return _record(call, TIMED_OUT, left, wait_s=int(left - call.enter_ts), exit_reason="key")
 
 
+def _entered(ts: float, hold_s: int) -> float:
+    """Queue entry of a call whose join was not seen. Asterisk counts hold time as the
+    difference of whole-second clocks, so the entry second is exact; the fraction is lost."""
+    return float(math.floor(ts) - hold_s)
+
+
 # --- transitions ----------------------------------------------------------------------------------
 
 def _on_newchannel(state: CallState, e: ev.Newchannel) -> CallState:
@@ -239,7 +245,7 @@ def _on_connect(state: CallState, e: ev.AgentConnect) -> CallState:
     call = state.calls.get(e.uniqueid)
     if call is None:  # joined before we were connected and missed by resync
         call = Call(e.uniqueid, "", "", e.queue, e.caller, state.dialled.get(e.uniqueid, ""),
-                    e.ts - e.hold_time_s, resynced=True)
+                    _entered(e.ts, e.hold_time_s), resynced=True)
     elif call.phase == CONNECTED:
         return _unchanged(state)
     # A member answering again means its previous call is over even if its AgentComplete
@@ -264,6 +270,8 @@ def _on_connect(state: CallState, e: ev.AgentConnect) -> CallState:
         # AgentRingNoAnswer and AgentConnect for the same leg (RINGNOANSWER and CONNECT).
         attempts.append(RingAttempt(e.member_name, e.interface, e.dest_uniqueid,
                                     e.ts - e.ring_time_s, e.ts, "answered", e.ring_time_s * 1000))
+    if call.resynced:
+        call = replace(call, enter_ts=_entered(e.ts, e.hold_time_s))
     calls = dict(state.calls)
     calls[call.uniqueid] = replace(call, phase=CONNECTED, attempts=tuple(attempts),
                                    agent=e.member_name, connect_ts=e.ts, hold_s=e.hold_time_s,
@@ -314,6 +322,8 @@ def _on_abandon(state: CallState, e: ev.QueueCallerAbandon) -> CallState:
     call = state.calls.get(e.uniqueid)
     if call is None or call.phase in (LEAVING, CONNECTED):
         return _unchanged(state)
+    if call.resynced:
+        call = replace(call, enter_ts=_entered(e.ts, e.hold_time_s))
     if call.phase == LEFT:
         # Left the queue to be connected, then hung up before the bridge (queue_log ABANDON).
         call = replace(call, abandon_ts=e.ts, abandon_hold_s=e.hold_time_s)

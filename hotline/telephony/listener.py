@@ -1,0 +1,460 @@
+"""The AMI connection: the asterisk-ami client behind one small asyncio adapter.
+
+    listener = AmiListener("127.0.0.1", 5038, "hotline", "secret")
+    listener.subscribe(tracker)           # a callable taking each typed event, on the loop
+    await listener.start()                # one supervised task: connect, login, resync, consume
+    ...
+    async for event in listener.events(): # or as an async iterator
+        ...
+    await listener.stop()
+
+What asterisk-ami 0.1.7 does and how it is handled here:
+- One daemon reader thread per client runs every callback; a callback that raises kills it.
+  Our callbacks only copy the event's keys into a deque and wake the loop with
+  `call_soon_threadsafe` once per batch; they catch everything.
+- Its `timeout` is a socket read timeout: an idle PBX (minutes without an event) would kill the
+  reader. The socket here blocks without timeout; liveness is our own `Ping` every
+  `ping_interval_s`, answered within `ping_timeout_s` or the connection is replaced.
+- A dead reader is never revived: every reconnect builds a new client.
+- Sending is not thread-safe in the package: all sends go through one writer thread.
+- List actions (QueueStatus, CoreShowChannels) answer with `EventList: start`, then their items
+  arrive as events carrying our ActionID, then `...Complete`; we collect them here.
+On every (re)connect QueueStatus and CoreShowChannels are asked for and the state machines
+reconcile with them (`events.Resync`); events seen before a drop and delivered again are dropped
+by their (name, Timestamp, ids) key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import itertools
+import logging
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Mapping
+
+from asterisk.ami import Action, AMIClient
+
+from hotline.telephony import events as ev
+
+log = logging.getLogger(__name__)
+
+_RESPONSE = "\x00response"
+_DISCONNECT = "\x00disconnect"
+
+
+class ConnectionLost(Exception):
+    """The AMI connection is gone or stopped answering."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerOptions:
+    ping_interval_s: float = 10.0
+    ping_timeout_s: float = 5.0
+    connect_timeout_s: float = 5.0
+    login_timeout_s: float = 5.0
+    resync_timeout_s: float = 15.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    recv_buffer: int = 65536
+    dedupe_window: int = 8192
+
+
+@dataclass(slots=True)
+class ListenerStats:
+    events: int = 0          # every event frame the client parsed, tracked or not
+    dispatched: int = 0      # typed events handed to subscribers
+    parse_errors: int = 0
+    unknown_packs: int = 0   # frames that were neither an event nor a response (garbage)
+    duplicates: int = 0
+    connects: int = 0
+    resyncs: int = 0
+    handler_errors: int = 0
+    last_error: str = ""
+
+
+class _Client(AMIClient):
+    """AMIClient whose socket has a connect timeout but no read timeout (an idle PBX is fine),
+    and that can be closed from another thread (shutdown wakes the blocked reader)."""
+
+    def __init__(self, address: str, port: int, connect_timeout: float, buffer_size: int) -> None:
+        super().__init__(address=address, port=port, timeout=None, buffer_size=buffer_size)
+        self._connect_timeout = connect_timeout
+
+    def connect(self) -> None:
+        # Same as AMIClient.connect (0.1.7) except for the socket's timeouts.
+        sock = socket.create_connection((self._address, self._port), self._connect_timeout)
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self._socket = sock
+        self.finished = threading.Event()
+        self._thread = threading.Thread(target=self.listen, name="ami-reader", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self.finished is not None:
+            self.finished.set()
+        sock = self._socket
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(2.0)
+
+
+class _Bridge:
+    """From the client's reader thread into the event loop. Runs in the reader thread: copies,
+    appends, wakes the loop at most once per batch, and never raises."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stats: ListenerStats) -> None:
+        self.loop = loop
+        self.items: collections.deque[tuple] = collections.deque()
+        self.wake = asyncio.Event()
+        self._scheduled = False
+        self._stats = stats
+        self._wanted = ev.WANTED
+
+    def _push(self, item: tuple) -> None:
+        self.items.append(item)
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:  # on the loop
+        self._scheduled = False
+        self.wake.set()
+
+    def on_event(self, source: object = None, event: object = None, **_: object) -> None:
+        try:
+            self._stats.events += 1
+            name = event.name  # type: ignore[union-attr]
+            if name in self._wanted:
+                self._push((name, dict(event.keys), time.time()))  # type: ignore[union-attr]
+        except BaseException:  # noqa: BLE001 - an exception here would kill the reader thread
+            pass
+
+    def on_response(self, source: object = None, response: object = None, **_: object) -> None:
+        try:
+            self._push((_RESPONSE, response.status, dict(response.keys)))  # type: ignore[union-attr]
+        except BaseException:  # noqa: BLE001
+            pass
+
+    def on_disconnect(self, source: object = None, error: object = None, **_: object) -> None:
+        try:
+            self._push((_DISCONNECT, repr(error)))
+        except BaseException:  # noqa: BLE001
+            pass
+
+    def on_unknown(self, source: object = None, pack: object = None, **_: object) -> None:
+        try:
+            self._stats.unknown_packs += 1
+        except BaseException:  # noqa: BLE001
+            pass
+
+    def on_connect(self, source: object = None, **_: object) -> None:
+        pass
+
+    def on_action(self, source: object = None, action: object = None, **_: object) -> None:
+        pass
+
+
+Handler = Callable[[ev.AmiEvent], None]
+
+
+class AmiListener:
+    def __init__(self, host: str = "127.0.0.1", port: int = 5038, username: str = "hotline",
+                 secret: str = "", options: ListenerOptions | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.username = username
+        self.secret = secret
+        self.options = options or ListenerOptions()
+        self.stats = ListenerStats()
+        self.connected = asyncio.Event()
+        self._handlers: list[Handler] = []
+        self._task: asyncio.Task[None] | None = None
+        self._client: _Client | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[Mapping[str, str]]] = {}
+        self._lists: dict[str, list[ev.AmiEvent]] = {}
+        self._resync: dict[str, str] = {}
+        self._resynced: asyncio.Future[None] | None = None
+        self._seen: set[tuple] = set()
+        self._seen_order: collections.deque[tuple] = collections.deque()
+        self._stopping = False
+        self._errors_logged = 0
+        # Last PBX Timestamp seen and the local time it arrived: the PBX clock for list items,
+        # which carry no Timestamp.
+        self._clock = (0.0, 0.0)
+
+    @classmethod
+    def from_settings(cls, ami: object, options: ListenerOptions | None = None) -> "AmiListener":
+        """From settings with `host`, `port`, `username`, `secret` (hotline.config.AmiSettings)."""
+        return cls(ami.host, ami.port, ami.username, ami.secret, options)  # type: ignore[attr-defined]
+
+    # --- subscribers -------------------------------------------------------------------------
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        """Call `handler(event)` on the loop for every typed event, in PBX order. Returns a
+        function that unsubscribes. A handler that raises is logged; the others still run."""
+        self._handlers.append(handler)
+        return lambda: self._handlers.remove(handler) if handler in self._handlers else None
+
+    async def events(self) -> AsyncIterator[ev.AmiEvent]:
+        """The typed events as an async iterator (unbounded buffer)."""
+        queue: asyncio.Queue[ev.AmiEvent] = asyncio.Queue()
+        unsubscribe = self.subscribe(queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name="ami-listener")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def run(self) -> None:
+        """Connect and follow the PBX until cancelled, reconnecting with backoff."""
+        backoff = self.options.backoff_initial_s
+        while not self._stopping:
+            established = False
+            try:
+                established = await self._session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("AMI %s:%d: %s", self.host, self.port, self.stats.last_error)
+            finally:
+                self.connected.clear()
+                await self._teardown()
+            if established:
+                backoff = self.options.backoff_initial_s
+            if self._stopping:
+                break
+            await asyncio.sleep(backoff * (0.8 + 0.4 * random.random()))
+            backoff = min(backoff * 2, self.options.backoff_max_s)
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self.connected.wait(), timeout)
+
+    async def ping(self, timeout: float | None = None) -> Mapping[str, str]:
+        """Ping the PBX. Its answer comes after every event sent before it, so once this returns
+        all those events have been handed to subscribers."""
+        return await self._request("Ping", timeout=timeout or self.options.ping_timeout_s)
+
+    sync = ping
+
+    # --- one connection ----------------------------------------------------------------------
+
+    async def _session(self) -> bool:
+        loop = asyncio.get_running_loop()
+        bridge = _Bridge(loop, self.stats)
+        client = _Client(self.host, self.port, self.options.connect_timeout_s,
+                         self.options.recv_buffer)
+        client.add_listener(on_event=bridge.on_event, on_response=bridge.on_response,
+                            on_disconnect=bridge.on_disconnect, on_unknown=bridge.on_unknown,
+                            on_connect=bridge.on_connect, on_action=bridge.on_action)
+        self._client = client
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ami-writer")
+        await loop.run_in_executor(self._writer, client.connect)
+        consumer = asyncio.create_task(self._consume(bridge), name="ami-consumer")
+        try:
+            await self._request("Login", timeout=self.options.login_timeout_s,
+                                Username=self.username, Secret=self.secret, Events="on")
+            self.stats.connects += 1
+            await self._start_resync()
+            self.connected.set()
+            log.info("AMI %s:%d connected", self.host, self.port)
+            keepalive = asyncio.create_task(self._keepalive(), name="ami-keepalive")
+            try:
+                done, _ = await asyncio.wait({consumer, keepalive},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # raises what ended the session
+            finally:
+                keepalive.cancel()
+                await asyncio.gather(keepalive, return_exceptions=True)
+            return True
+        finally:
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
+
+    def _fail_pending(self, exc: ConnectionLost) -> None:
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(exc)
+                fut.exception()  # retrieved: its requester may have given up already
+        if self._resynced is not None and not self._resynced.done():
+            self._resynced.set_exception(exc)
+            self._resynced.exception()  # retrieved: nobody may be waiting for it any more
+
+    async def _teardown(self) -> None:
+        self._fail_pending(ConnectionLost("connection closed"))
+        self._pending.clear()
+        self._lists.clear()
+        self._resync.clear()
+        client, writer = self._client, self._writer
+        self._client = self._writer = None
+        if client is not None and writer is not None:
+            # Closing joins the reader thread: keep it off the loop, after any pending send.
+            await asyncio.get_running_loop().run_in_executor(writer, client.close)
+        if writer is not None:
+            writer.shutdown(wait=False)
+
+    async def _request(self, name: str, timeout: float, **keys: str) -> Mapping[str, str]:
+        client, writer = self._client, self._writer
+        if client is None or writer is None:
+            raise ConnectionLost("not connected")
+        loop = asyncio.get_running_loop()
+        action_id = f"hotline-{next(self._ids)}"
+        future: asyncio.Future[Mapping[str, str]] = loop.create_future()
+        self._pending[action_id] = future
+        try:
+            action = Action(name, dict(keys, ActionID=action_id))
+            await loop.run_in_executor(writer, client.send_action, action)
+            response = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise ConnectionLost(f"no answer to {name} within {timeout:g} s") from None
+        except OSError as exc:
+            raise ConnectionLost(f"sending {name}: {exc}") from None
+        finally:
+            self._pending.pop(action_id, None)
+        if response.get("Response", "").lower() == "error":
+            raise ConnectionLost(f"{name} refused: {response.get('Message', '')}")
+        return response
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.ping_interval_s)
+            await self.ping()
+
+    async def _start_resync(self) -> None:
+        self._resynced = asyncio.get_running_loop().create_future()
+        # Channels first, queues second: the snapshot is applied when the later one completes.
+        for name in ("CoreShowChannels", "QueueStatus"):
+            await self._request(name, timeout=self.options.resync_timeout_s)
+        # The items are collected by the consumer; wait for both lists without blocking events.
+        try:
+            await asyncio.wait_for(asyncio.shield(self._resynced), self.options.resync_timeout_s)
+        except asyncio.TimeoutError:
+            raise ConnectionLost("resync lists did not complete") from None
+
+    # --- the consumer --------------------------------------------------------------------------
+
+    async def _consume(self, bridge: _Bridge) -> None:
+        items = bridge.items
+        while True:
+            await bridge.wake.wait()
+            bridge.wake.clear()
+            while items:
+                item = items.popleft()
+                kind = item[0]
+                if kind == _RESPONSE:
+                    self._on_response(item[1], item[2])
+                elif kind == _DISCONNECT:
+                    lost = ConnectionLost(f"reader stopped: {item[1]}")
+                    self._fail_pending(lost)
+                    raise lost
+                else:
+                    self._on_event(kind, item[1], item[2])
+            # Let other tasks run between batches of a fast stream.
+            await asyncio.sleep(0)
+
+    def _on_response(self, status: str, keys: dict[str, str]) -> None:
+        action_id = keys.get("ActionID", "")
+        future = self._pending.get(action_id)
+        if future is not None and not future.done():
+            keys["Response"] = status
+            future.set_result(keys)
+        if keys.get("EventList", "").lower() == "start":
+            self._lists[action_id] = []
+
+    def _on_event(self, name: str, headers: dict[str, str], received_at: float) -> None:
+        stamp = headers.get("Timestamp")
+        if stamp is not None:
+            key = (name, stamp, headers.get("Uniqueid"), headers.get("DestUniqueid"),
+                   headers.get("Interface"), headers.get("Queue"))
+            if key in self._seen:
+                self.stats.duplicates += 1
+                return
+            self._seen.add(key)
+            order = self._seen_order
+            order.append(key)
+            if len(order) > self.options.dedupe_window:
+                self._seen.discard(order.popleft())
+        else:
+            pbx_ts, local_ts = self._clock
+            if pbx_ts:
+                received_at = pbx_ts + max(0.0, received_at - local_ts)
+        try:
+            event = ev.parse(name, headers, received_at)
+        except ev.ParseError as exc:
+            self.stats.parse_errors += 1
+            if self._errors_logged < 20 or self.stats.parse_errors % 1000 == 0:
+                self._errors_logged += 1
+                log.warning("AMI event skipped: %s", exc)
+            return
+        if event is None:
+            return
+        if stamp is not None:
+            self._clock = (event.ts, received_at)
+        action_id = headers.get("ActionID")
+        if action_id is not None and action_id in self._lists:
+            self._collect(action_id, event)
+            return
+        self._dispatch(event)
+
+    def _collect(self, action_id: str, event: ev.AmiEvent) -> None:
+        if isinstance(event, (ev.QueueStatusComplete, ev.CoreShowChannelsComplete)):
+            self._resync[type(event).__name__] = action_id
+            if len(self._resync) == 2:
+                self._apply_resync(event.ts)
+            return
+        self._lists[action_id].append(event)
+
+    def _apply_resync(self, ts: float) -> None:
+        items = [e for aid in self._resync.values() for e in self._lists.pop(aid, [])]
+        self._resync.clear()
+        resync = ev.Resync(
+            ts,
+            tuple(e for e in items if isinstance(e, ev.QueueEntry)),
+            tuple(e for e in items if isinstance(e, ev.QueueMember)),
+            tuple(e for e in items if isinstance(e, ev.CoreShowChannel)),
+        )
+        self.stats.resyncs += 1
+        self._dispatch(resync)
+        if self._resynced is not None and not self._resynced.done():
+            self._resynced.set_result(None)
+
+    def _dispatch(self, event: ev.AmiEvent) -> None:
+        self.stats.dispatched += 1
+        for handler in self._handlers:
+            try:
+                handler(event)
+            except Exception:  # noqa: BLE001 - one failing subscriber must not stop the others
+                self.stats.handler_errors += 1
+                log.exception("AMI subscriber %r failed on %s", handler, type(event).__name__)
