@@ -750,12 +750,10 @@ class Router:
         # A local unit is the default owner only of the categories it handles; with
         # no category given, half the default.
         fit_factor = fit if req.category else 0.5
-        if ix.role == ROLE_DISTRICT_GOV:
+        if ix.role in (ROLE_DISTRICT_GOV, ROLE_DISTRICT_DEPT):
             why.append(label)
-            return w.district_gov * fit_factor, False
-        if ix.role == ROLE_DISTRICT_DEPT:
-            why.append(label)
-            return w.district_dept * fit_factor, False
+            default = w.district_gov if ix.role == ROLE_DISTRICT_GOV else w.district_dept
+            return default * fit_factor, False
         # street office
         if self._street_named(text, ix):
             why.append(f"街道: {ix.street_stem}")
