@@ -283,6 +283,8 @@ class ReplayServer:
         self._server: asyncio.base_events.Server | None = None
         self._streams: set[asyncio.Task[None]] = set()
         self._active: asyncio.StreamWriter | None = None
+        self._dropped: set[asyncio.StreamWriter] = set()
+        self._handlers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def total(self) -> int:
@@ -302,8 +304,10 @@ class ReplayServer:
             task.cancel()
         if self._streams:
             await asyncio.gather(*self._streams, return_exceptions=True)
-        if self._active is not None:
-            self._active.close()
+        for writer in self._handlers.values():
+            writer.close()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=2.0)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -319,6 +323,9 @@ class ReplayServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         stream: asyncio.Task[None] | None = None
+        me = asyncio.current_task()
+        assert me is not None
+        self._handlers[me] = writer
         try:
             writer.write(self.capture.banner + b"\r\n")
             while True:
@@ -326,6 +333,8 @@ class ReplayServer:
                     raw = await reader.readuntil(FRAME_END)
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                     return
+                if writer in self._dropped:
+                    continue  # dropped: read until the client goes, answer nothing
                 action = _headers(raw)
                 name = action.get("Action", "").lower()
                 aid = action.get("ActionID", "")
@@ -370,6 +379,8 @@ class ReplayServer:
                 stream.cancel()
             if self._active is writer:
                 self._active = None
+            self._dropped.discard(writer)
+            self._handlers.pop(me, None)
             writer.close()
 
     async def _stream(self, writer: asyncio.StreamWriter) -> None:
@@ -430,7 +441,11 @@ class ReplayServer:
             writer.write(frame[: len(frame) // 2])
         await writer.drain()
         log.info("replay: dropping the connection at event %d", n)
-        writer.transport.abort()
+        # Half-closed, then closed once the client has gone: closing a socket with unread
+        # input resets it, and a reset makes the client's kernel discard bytes received but not
+        # yet read; the drop would no longer be at event `n`.
+        self._dropped.add(writer)
+        writer.write_eof()
         if self._skip_on_drop:
             # Events the PBX produced while nobody listened: they happened, nobody got them.
             self._feed_until(n + self._skip_on_drop)

@@ -1,0 +1,69 @@
+"""`sla report --ami-capture PATH --json` and `ami replay` through a tiny argparse."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hotline.telephony import cli as telephony_cli
+from sla import cli as sla_cli
+
+from .conftest import expected
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline")
+    sub = p.add_subparsers(dest="command", required=True)
+    telephony_cli.register(sub)
+    sla_cli.register(sub)
+    return p
+
+
+def test_sla_report_json_equals_expected(capture_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    args = parser().parse_args(["sla", "report", "--ami-capture", str(capture_dir), "--json"])
+    assert args.func(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    want = expected(capture_dir)
+    want.pop("calls")
+    assert report == want
+
+
+def test_ami_replay_serves_a_capture(busy_dir: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = ("import argparse,sys;from hotline.telephony import cli;p=argparse.ArgumentParser();"
+            "s=p.add_subparsers();cli.register(s);a=p.parse_args(sys.argv[1:]);sys.exit(a.func(a))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "ami", "replay", str(busy_dir / "ami.raw"),
+                             "--port", str(port), "--speed", "0"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async def fetch() -> bytes:
+            for _ in range(100):
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+            banner = await reader.readline()
+            writer.write(b"Action: Login\r\nUsername: a\r\nSecret: b\r\nActionID: 1\r\n\r\n")
+            data = await reader.readuntil(b"Event: QueueCallerJoin")
+            writer.close()
+            return banner + data
+
+        data = asyncio.run(asyncio.wait_for(fetch(), 20))
+        assert data.startswith(b"Asterisk Call Manager/")
+        assert b"Message: Authentication accepted" in data
+    finally:
+        proc.terminate()
+        proc.wait(5)
