@@ -6,6 +6,8 @@ Roles, as in every feature package:
 - `agents`   domain: pure live state of queue members and waiting callers, for live pages.
 - `listener` inbound adapter: the asterisk-ami client, bridged into asyncio, with keepalive,
              reconnect and resync.
+- `tracker`  the subscriber folding events into `calls` and `agents` state, handing out records.
 - `replay`   a capture served as an AMI server over TCP (demo PBX, tests, benchmark).
+- `offline`  a capture through the real listener against an in-process replay (evaluation).
 - `cli`      `ami replay` subcommand.
 """

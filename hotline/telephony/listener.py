@@ -180,6 +180,7 @@ class AmiListener:
         self.stats = ListenerStats()
         self.connected = asyncio.Event()
         self._handlers: list[Handler] = []
+        self._raw_handlers: list[Callable[[str, Mapping[str, str]], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._client: _Client | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
@@ -208,6 +209,13 @@ class AmiListener:
         function that unsubscribes. A handler that raises is logged; the others still run."""
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
+
+    def subscribe_raw(self, handler: Callable[[str, Mapping[str, str]], None]) -> Callable[[], None]:
+        """Call `handler(name, headers)` for every tracked event as received (before parsing,
+        also those that fail to parse; duplicates after a reconnect excluded): what storage
+        appends so that records can be recomputed with `events.parse` and `calls.fold`."""
+        self._raw_handlers.append(handler)
+        return lambda: self._raw_handlers.remove(handler) if handler in self._raw_handlers else None
 
     async def events(self) -> AsyncIterator[ev.AmiEvent]:
         """The typed events as an async iterator (unbounded buffer)."""
@@ -410,6 +418,12 @@ class AmiListener:
             pbx_ts, local_ts = self._clock
             if pbx_ts:
                 received_at = pbx_ts + max(0.0, received_at - local_ts)
+        for raw in self._raw_handlers:
+            try:
+                raw(name, headers)
+            except Exception:  # noqa: BLE001
+                self.stats.handler_errors += 1
+                log.exception("AMI raw subscriber %r failed on %s", raw, name)
         try:
             event = ev.parse(name, headers, received_at)
         except ev.ParseError as exc:

@@ -112,3 +112,42 @@ async def test_looped_replay_makes_new_calls(busy_dir: Path) -> None:
         epoch, seq = uid.split(".")
         twin = shifted[f"{int(epoch) + cap.span}.{seq}"].summary()
         assert twin == dict(call, enter=call["enter"] + cap.span)
+
+
+@pytest.mark.asyncio
+async def test_raw_events_recompute_the_same_records(busy_dir: Path) -> None:
+    """What a raw subscriber receives (what storage will append) folds into the same records."""
+    import asyncio
+
+    from hotline.telephony import calls
+    from hotline.telephony import events as ev
+    from hotline.telephony.listener import AmiListener, ListenerOptions
+    from hotline.telephony.replay import ReplayServer
+    from hotline.telephony.tracker import CallTracker
+
+    server = ReplayServer(Capture.load(busy_dir), speed=0, drop_at=[2000], resume_overlap=100)
+    host, port = await server.start()
+    listener = AmiListener(host, port, "u", "p", ListenerOptions(backoff_initial_s=0.05))
+    raw: list[tuple[str, dict]] = []
+    tracker = CallTracker()
+    listener.subscribe_raw(lambda name, headers: raw.append((name, dict(headers))))
+    listener.subscribe(tracker)
+    await listener.start()
+    try:
+        await asyncio.wait_for(server.finished.wait(), 30)
+        for _ in range(100):
+            try:
+                await listener.wait_connected(5)
+                await listener.sync()
+                break
+            except Exception:  # noqa: BLE001 - reconnecting after the drop
+                await asyncio.sleep(0.05)
+    finally:
+        await listener.stop()
+        await server.close()
+    replayed = [ev.parse(name, headers) for name, headers in raw
+                if "Timestamp" in headers]  # list items of the resyncs carry none
+    state, records = calls.fold(e for e in replayed if e is not None)
+    records += list(calls.snapshot(state))
+    assert summaries(records) == summaries(tracker.all_records())
+    assert_matches(busy_dir, records)
