@@ -1,0 +1,243 @@
+"""The dispatch catalogue (派单目录) and the unit router built from the database.
+
+Two layers decide where a request goes:
+
+* the catalogue: category x district -> unit. The directory gives a default one
+  (`routing.default_catalogue`: each unit owns the categories it lists; a category nobody owns in
+  a district falls to that district's government). Managers add explicit rules on top
+  (`dispatch_catalogue` table); an explicit rule for (category, district), else for (category,
+  any district), puts its unit first in the suggestions.
+* the router (`dispatch/routing.py`): unit keywords, locality and the history of answered
+  tickets rank every unit; the agent confirms one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.models import CatalogueEntry, Ticket, Unit
+from dispatch.routing import (
+    CatalogueRule,
+    PastTicket,
+    Router,
+    RoutingRequest,
+    Suggestion,
+    UnitProfile,
+    default_catalogue,
+)
+from dispatch.tickets import Status
+from hotline import audit
+from hotline.db import Database
+from hotline.errors import Conflict, InvalidInput, NotFound
+
+# Tickets whose reply shows which unit really handled the matter teach the router.
+HISTORY_STATUSES = (Status.REPLIED, Status.CALLED_BACK, Status.CLOSED)
+HISTORY_LIMIT = 20_000
+
+
+def profile_of(unit: Unit) -> UnitProfile:
+    return UnitProfile(code=unit.code, name=unit.name, kind=unit.kind, parent=unit.parent_code,
+                       district=unit.district, categories=tuple(unit.categories or ()),
+                       keywords=tuple(unit.keywords or ()))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Categories and districts the directory knows; anything else is refused as input."""
+
+    categories: frozenset[str]
+    districts: frozenset[str]
+
+    def check(self, category: str | None, district: str | None) -> None:
+        if category is not None and category not in self.categories:
+            raise InvalidInput(f"unknown category {category!r}", field="category")
+        if district is not None and district not in self.districts:
+            raise InvalidInput(f"unknown district {district!r}", field="district")
+
+
+async def vocabulary(s: AsyncSession) -> Vocabulary:
+    categories: set[str] = set()
+    districts: set[str] = set()
+    for cats, district in await s.execute(select(Unit.categories, Unit.district)
+                                          .where(Unit.active.is_(True))):
+        categories.update(cats or ())
+        if district:
+            districts.add(district)
+    categories.update(await s.scalars(select(CatalogueEntry.category)))
+    return Vocabulary(frozenset(categories), frozenset(districts))
+
+
+async def active_unit(s: AsyncSession, code: str, field: str = "unit_code") -> Unit:
+    unit = await s.get(Unit, code)
+    if unit is None or not unit.active:
+        raise InvalidInput(f"unknown unit {code}", field=field)
+    return unit
+
+
+# --- catalogue rules (manager edits) -------------------------------------------------------------
+
+async def list_rules(db: Database) -> list[CatalogueEntry]:
+    async with db.read() as s:
+        return list(await s.scalars(select(CatalogueEntry).order_by(
+            CatalogueEntry.category, CatalogueEntry.district, CatalogueEntry.id)))
+
+
+async def add_rule(db: Database, actor: str, category: str, district: str | None,
+                   unit_code: str, note: str | None = None) -> CatalogueEntry:
+    category = category.strip()
+    district = district.strip() if district else None
+    if not category:
+        raise InvalidInput("category is required", field="category")
+    async with db.write() as s:
+        await active_unit(s, unit_code)
+        vocab = await vocabulary(s)
+        vocab.check(category, district)
+        clash = await s.scalar(select(CatalogueEntry).where(
+            CatalogueEntry.category == category,
+            CatalogueEntry.district.is_(None) if district is None
+            else CatalogueEntry.district == district).with_for_update())
+        if clash is not None:
+            raise Conflict(f"a rule for {category} / {district or '全市'} exists already "
+                           f"(id {clash.id}); delete it first", id=clash.id)
+        rule = CatalogueEntry(category=category, district=district, unit_code=unit_code,
+                              note=note, created_by=actor)
+        s.add(rule)
+        try:
+            await s.flush()
+        except IntegrityError:  # a concurrent manager added the same key first
+            raise Conflict(f"a rule for {category} / {district or '全市'} exists already") from None
+        audit.record(s, actor, "catalogue.add", "dispatch_catalogue", rule.id,
+                     {"category": category, "district": district, "unit_code": unit_code})
+    return rule
+
+
+async def delete_rule(db: Database, actor: str, rule_id: int) -> None:
+    async with db.write() as s:
+        rule = await s.get(CatalogueEntry, rule_id, with_for_update=True)
+        if rule is None:
+            raise NotFound(f"catalogue rule {rule_id} not found")
+        await s.delete(rule)
+        audit.record(s, actor, "catalogue.delete", "dispatch_catalogue", rule_id,
+                     {"category": rule.category, "district": rule.district,
+                      "unit_code": rule.unit_code})
+
+
+def explicit_unit(rules: Sequence[CatalogueEntry] | Sequence[CatalogueRule],
+                  category: str | None, district: str | None) -> str | None:
+    """The unit of the most specific explicit rule: (category, district), else (category, any)."""
+    if not category:
+        return None
+    exact = next((r.unit_code for r in rules if r.category == category and r.district == district
+                  and district is not None), None)
+    return exact or next((r.unit_code for r in rules
+                          if r.category == category and r.district is None), None)
+
+
+# --- the router over the database -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RoutingData:
+    units: list[UnitProfile]
+    rules: list[CatalogueRule]  # explicit (manager) rules only
+    history: list[PastTicket]
+    history_mark: tuple  # (replied_at, id) of the newest ticket in `history`
+
+
+async def _directory_stamp(s: AsyncSession) -> tuple:
+    units = (await s.execute(select(func.count(), func.max(Unit.updated_at)))).one()
+    rules = (await s.execute(select(func.count(), func.max(CatalogueEntry.id)))).one()
+    return tuple(units) + tuple(rules)
+
+
+async def _history(s: AsyncSession, after: tuple | None,
+                   limit: int = HISTORY_LIMIT) -> tuple[list[PastTicket], tuple | None]:
+    query = (select(Ticket.content, Ticket.district, Ticket.category,
+                    Ticket.main_unit_code, Ticket.replied_at, Ticket.id)
+             .where(Ticket.status.in_([st.value for st in HISTORY_STATUSES]),
+                    Ticket.main_unit_code.is_not(None), Ticket.replied_at.is_not(None)))
+    if after is not None:
+        at, ticket_id = after
+        query = query.where(or_(Ticket.replied_at > at,
+                                and_(Ticket.replied_at == at, Ticket.id > ticket_id)))
+    rows = list(await s.execute(query.order_by(Ticket.replied_at.desc(), Ticket.id.desc())
+                                .limit(limit)))
+    rows.reverse()
+    history = [PastTicket(text, district, category, unit)
+               for text, district, category, unit, _, _ in rows]
+    mark = (rows[-1][4], rows[-1][5]) if rows else after
+    return history, mark
+
+
+async def routing_data(s: AsyncSession) -> RoutingData:
+    units = [profile_of(u) for u in await s.scalars(
+        select(Unit).where(Unit.active.is_(True)).order_by(Unit.code))]
+    rules = [CatalogueRule(r.category, r.district, r.unit_code)
+             for r in await s.scalars(select(CatalogueEntry).order_by(CatalogueEntry.id))]
+    history, mark = await _history(s, None)
+    known = {u.code for u in units}
+    return RoutingData(units, [r for r in rules if r.unit_code in known],
+                       [h for h in history if h.unit_code in known], mark)
+
+
+def build_router(data: RoutingData) -> Router:
+    return Router.build(data.units, default_catalogue(data.units) + data.rules, data.history)
+
+
+def suggest(router: Router, rules: Sequence[CatalogueRule], request: RoutingRequest,
+            limit: int = 5) -> list[Suggestion]:
+    """Router ranking; a manager's explicit catalogue rule puts its unit first."""
+    ranked = router.suggest(request, limit=max(limit, 60))
+    chosen = explicit_unit(rules, request.category, request.district)
+    if chosen is not None:
+        first = next((s for s in ranked if s.unit_code == chosen),
+                     Suggestion(chosen, 0.0, ()))
+        first = dataclasses.replace(first, reasons=("派单目录(管理员设定)",) + first.reasons)
+        ranked = [first] + [s for s in ranked if s.unit_code != chosen]
+    return ranked[:limit]
+
+
+class RouterCache:
+    """One router per process. Rebuilt when units or catalogue rules change (checked on each
+    use with one cheap query) or after `max_age` seconds; newly answered tickets are added to its
+    history in between. Building it with 5,000 past tickets takes ~0.4 s here, a suggestion
+    ~0.5 ms."""
+
+    def __init__(self, db: Database, max_age: float = 600.0) -> None:
+        self.db = db
+        self.max_age = max_age
+        self._lock = asyncio.Lock()
+        self._router: Router | None = None
+        self._rules: list[CatalogueRule] = []
+        self._stamp: tuple | None = None
+        self._mark: tuple | None = None
+        self._built = 0.0
+
+    async def suggest(self, request: RoutingRequest, limit: int = 5) -> list[Suggestion]:
+        async with self._lock:
+            async with self.db.read() as s:
+                stamp = await _directory_stamp(s)
+                stale = (self._router is None or stamp != self._stamp
+                         or time.monotonic() - self._built > self.max_age)
+                if stale:
+                    data = await routing_data(s)
+                    self._router = await asyncio.to_thread(build_router, data)
+                    self._rules, self._stamp, self._mark = data.rules, stamp, data.history_mark
+                    self._built = time.monotonic()
+                else:
+                    fresh, self._mark = await _history(s, self._mark)
+                    for ticket in fresh:
+                        try:
+                            self._router.add_history(ticket)  # type: ignore[union-attr]
+                        except ValueError:  # a unit deactivated since the build
+                            pass
+            assert self._router is not None
+            return suggest(self._router, self._rules, request, limit)
+

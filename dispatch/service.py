@@ -1,0 +1,641 @@
+"""Work-order use cases: each reads, decides (dispatch/tickets.py), writes, in one transaction.
+
+Every change to a ticket goes through `_apply`: the pure state machine decides, the row takes
+the new state, an event is appended to the ticket's history, the follow-ups are re-planned and
+the audit log is written — all in the use case's transaction. Tickets are read for change with
+a row lock (PostgreSQL `FOR UPDATE`; SQLite takes its write lock at BEGIN IMMEDIATE) and carry
+a version column, so of two people acting on one ticket at once one wins and the other gets a
+409 from the state machine (or from a stale `version` they sent).
+
+Visibility: a unit handler sees the tickets its unit handles or assists on, nothing else (404,
+the same as an unknown number), and never a confidential caller's name or number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Sequence
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch import catalogue, duplicates
+from dispatch import tickets as domain
+from dispatch.models import Notification, Ticket, TicketAssist, TicketEvent, TicketSequence, Unit
+from dispatch.routing import RoutingRequest, Suggestion
+from dispatch.tickets import (
+    OPEN,
+    Resolution,
+    Satisfaction,
+    Source,
+    Status,
+    TicketState,
+    TicketType,
+    Urgency,
+)
+from hotline import audit
+from hotline.auth import Principal
+from hotline.config import Policy
+from hotline.db import Database, utcnow
+from hotline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from hotline.models import Role
+from sla import followups
+from sla.calendar import SHANGHAI, WorkCalendar
+from sla.deadlines import Deadlines
+
+MAX_CONTENT = 5000
+MAX_NOTE = 2000
+PHONE_RE = re.compile(r"^\d{3,20}$")
+
+
+# --- input values ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewTicket:
+    content: str
+    type: TicketType
+    category: str | None = None
+    district: str | None = None
+    address: str | None = None
+    caller_name: str | None = None
+    caller_phone: str | None = None
+    call_id: str | None = None
+    source: Source = Source.PHONE
+    confidential: bool = False
+    urgency: Urgency = Urgency.NORMAL
+    unit_code: str | None = None  # the unit the agent confirmed; None: dispatch later
+    assisting_units: tuple[str, ...] = ()
+    answered_on_spot: bool = False
+    kb_article_id: str | None = None
+    due: dt.datetime | None = None  # an explicit deadline instead of the computed one
+
+
+def normalise_phone(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    phone = re.sub(r"[\s\-()（）]", "", raw)
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if not phone:
+        return None
+    if not PHONE_RE.match(phone):
+        raise InvalidInput("caller_phone must be 3-20 digits", field="caller_phone")
+    return phone
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: enough for a unit to tell callers apart, not to call them."""
+    if not phone:
+        return phone
+    if len(phone) >= 7:
+        return phone[:3] + "****" + phone[-4:]
+    return "*" * len(phone)
+
+
+def _text(value: str | None, name: str, limit: int, required: bool = False) -> str | None:
+    value = value.strip() if value is not None else None
+    if not value:
+        if required:
+            raise InvalidInput(f"{name} is required", field=name)
+        return None
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+    return value
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket as one principal may see it (masked for units when confidential)."""
+
+    ticket: Ticket
+    caller_name: str | None
+    caller_phone: str | None
+    events: Sequence[TicketEvent] = ()
+    master_number: str | None = None
+    merged_numbers: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Created:
+    view: TicketView
+    suggestions: list[Suggestion]
+    duplicates: list[duplicates.Candidate]
+
+
+@dataclass(frozen=True)
+class Progress:
+    number: str
+    status: Status
+    created_at: dt.datetime
+    due: dt.datetime | None
+    replied_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+def state_of(t: Ticket) -> TicketState:
+    extension = None
+    if t.extension_requested_due is not None:
+        extension = domain.Extension(t.extension_requested_due, t.extension_reason or "",
+                                     t.extension_requested_at or t.updated_at)
+    return TicketState(
+        status=Status(t.status), unit=t.main_unit_code, assisting=t.assisting_units,
+        acknowledge_due=t.acknowledge_due, due=t.due, extension=extension,
+        returned_by=t.returned_by, return_reason=t.return_reason, reply=t.reply_text,
+        resolution=Resolution(t.resolution) if t.resolution else None,
+        satisfaction=Satisfaction(t.satisfaction) if t.satisfaction else None,
+        review_needed=t.review_needed, kb_article_id=t.kb_article_id, master_id=t.master_id,
+        reopen_count=t.reopen_count)
+
+
+def _store(t: Ticket, before: TicketState, after: TicketState, now: dt.datetime) -> None:
+    t.status = after.status.value
+    t.main_unit_code = after.unit
+    if after.assisting != before.assisting:
+        kept = {a.unit_code: a for a in t.assists}
+        t.assists = [kept.get(code) or TicketAssist(unit_code=code) for code in after.assisting]
+    t.acknowledge_due, t.due = after.acknowledge_due, after.due
+    ext = after.extension
+    t.extension_requested_due = ext.requested_due if ext else None
+    t.extension_reason = ext.reason if ext else None
+    t.extension_requested_at = ext.requested_at if ext else None
+    t.returned_by, t.return_reason = after.returned_by, after.return_reason
+    t.reply_text = after.reply
+    t.resolution = after.resolution.value if after.resolution else None
+    t.satisfaction = after.satisfaction.value if after.satisfaction else None
+    t.review_needed = after.review_needed
+    t.kb_article_id, t.master_id, t.reopen_count = after.kb_article_id, after.master_id, after.reopen_count
+    if after.status != before.status:
+        if after.status is Status.SIGNED:
+            t.signed_at = now
+        elif after.status is Status.REPLIED:
+            t.replied_at = now
+        elif after.status is Status.CLOSED:
+            t.closed_at = now
+        elif after.status is Status.DISPATCHED:
+            t.signed_at = t.replied_at = t.closed_at = None
+    t.updated_at = now
+
+
+def _visible(who: Principal):
+    if who.role is Role.UNIT_HANDLER:
+        assisted = select(TicketAssist.ticket_id).where(TicketAssist.unit_code == who.unit_code)
+        return or_(Ticket.main_unit_code == who.unit_code, Ticket.id.in_(assisted))
+    return None
+
+
+def _where_visible(query, who: Principal):
+    clause = _visible(who)
+    return query if clause is None else query.where(clause)
+
+
+def view_of(who: Principal, t: Ticket, **extra) -> TicketView:
+    name, phone = t.caller_name, t.caller_phone
+    if who.role is Role.UNIT_HANDLER and t.confidential:
+        name, phone = ("（保密）" if name else None), mask_phone(phone)
+    return TicketView(t, name, phone, **extra)
+
+
+async def allocate_number(s: AsyncSession, now: dt.datetime) -> str:
+    """Next number of the local day, e.g. 20261125-0007: one atomic upsert, safe when many
+    agents create tickets at once (the row stays locked until the transaction ends)."""
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    dialect = (await s.connection()).dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(TicketSequence).values(day=day, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[TicketSequence.day],
+                                      set_={"last": TicketSequence.last + 1})
+    seq = (await s.execute(stmt.returning(TicketSequence.last))).scalar_one()
+    return f"{day}-{seq:04d}"
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+Decide = Callable[[AsyncSession, Ticket, dt.datetime], Awaitable[domain.Command]]
+
+
+@dataclass
+class TicketService:
+    db: Database
+    policy: Policy = field(default_factory=Policy)
+    calendar: WorkCalendar | None = None
+    clock: Callable[[], dt.datetime] = utcnow
+    routers: catalogue.RouterCache | None = None
+
+    def __post_init__(self) -> None:
+        self.deadlines = Deadlines(self.calendar or WorkCalendar.default(), self.policy)
+        if self.routers is None:
+            self.routers = catalogue.RouterCache(self.db)
+
+    # --- the one way a ticket changes ---------------------------------------------------------
+
+    async def _apply(self, s: AsyncSession, t: Ticket, command: domain.Command, actor: str,
+                     now: dt.datetime, note: str | None = None, **detail) -> None:
+        before = state_of(t)
+        after = domain.apply(before, command)
+        _store(t, before, after, now)
+        s.add(TicketEvent(ticket_id=t.id, at=now, actor=actor, action=command.action,
+                          from_status=before.status.value, to_status=after.status.value,
+                          note=note, detail=detail))
+        await s.flush()
+        await followups.sync(s, t, now, self.deadlines)
+        audit.record(s, actor, f"ticket.{command.action}", "ticket", t.number, detail, note)
+
+    async def _locked(self, s: AsyncSession, who: Principal, number: str) -> Ticket:
+        query = _where_visible(select(Ticket).where(Ticket.number == number), who)
+        ticket = await s.scalar(query.with_for_update())
+        if ticket is None:
+            raise NotFound(f"ticket {number} not found")
+        return ticket
+
+    async def _transition(self, who: Principal, number: str, decide: Decide,
+                          note: str | None = None, version: int | None = None,
+                          after: Callable[[AsyncSession, Ticket, dt.datetime], Awaitable[None]]
+                          | None = None, **detail) -> TicketView:
+        note = _text(note, "note", MAX_NOTE)
+        now = self.clock()
+        async with self.db.write() as s:
+            t = await self._locked(s, who, number)
+            if version is not None and version != t.version:
+                raise Conflict(f"ticket {number} was changed meanwhile (version {t.version}); "
+                               "reload it", version=t.version)
+            command = await decide(s, t, now)
+            await self._apply(s, t, command, who.username, now, note, **detail)
+            if after is not None:
+                await after(s, t, now)
+        return view_of(who, t)
+
+    def _unit_of(self, who: Principal) -> str:
+        if who.role is not Role.UNIT_HANDLER or not who.unit_code:
+            raise PermissionDenied("only a unit handler acts for a unit")
+        return who.unit_code
+
+    def _deadlines_for(self, t: Ticket, unit: Unit, now: dt.datetime,
+                       due: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+        urgent = t.urgency == Urgency.URGENT
+        ack = self.deadlines.acknowledge_due(now, urgent)
+        if due is None:
+            due = self.deadlines.due(now, TicketType(t.type), unit.default_deadline_workdays, urgent)
+        elif due <= now:
+            raise InvalidInput("the deadline is in the past", field="due")
+        return min(ack, due), due
+
+    async def _units(self, s: AsyncSession, main: str,
+                     assisting: Sequence[str]) -> tuple[Unit, tuple[str, ...]]:
+        unit = await catalogue.active_unit(s, main)
+        for code in assisting:
+            await catalogue.active_unit(s, code, field="assisting_units")
+        return unit, tuple(assisting)
+
+    # --- agent: create, dispatch, look up, call back ------------------------------------------
+
+    async def create(self, who: Principal, new: NewTicket) -> Created:
+        content = _text(new.content, "content", MAX_CONTENT, required=True)
+        assert content is not None
+        phone = normalise_phone(new.caller_phone)
+        name = _text(new.caller_name, "caller_name", 50)
+        address = _text(new.address, "address", 200)
+        category = _text(new.category, "category", 50)
+        district = _text(new.district, "district", 50)
+        call_id = _text(new.call_id, "call_id", 64)
+        if new.answered_on_spot and new.unit_code:
+            raise InvalidInput("a ticket answered on the spot is not dispatched", field="unit_code")
+        if new.answered_on_spot and not (new.kb_article_id or "").strip():
+            raise InvalidInput("name the knowledge-base article used", field="kb_article_id")
+        if new.assisting_units and not new.unit_code:
+            raise InvalidInput("assisting units need a main unit", field="assisting_units")
+        now = self.clock()
+        if new.due is not None and new.due <= now:
+            raise InvalidInput("the deadline is in the past", field="due")
+        async with self.db.write() as s:
+            (await catalogue.vocabulary(s)).check(category, district)
+            unit = None
+            if new.unit_code:
+                unit, assisting = await self._units(s, new.unit_code, new.assisting_units)
+            t = Ticket(number=await allocate_number(s, now), source=new.source.value,
+                       call_id=call_id, caller_name=name, caller_phone=phone,
+                       # 举报: the whistle-blower is always protected.
+                       confidential=new.confidential or new.type is TicketType.REPORT,
+                       type=new.type.value, category=category, content=content,
+                       district=district, address=address, urgency=new.urgency.value,
+                       status=Status.CREATED.value, created_by=who.username, created_at=now,
+                       updated_at=now, assists=[])
+            s.add(t)
+            await s.flush()
+            s.add(TicketEvent(ticket_id=t.id, at=now, actor=who.username, action="create",
+                              from_status=None, to_status=Status.CREATED.value,
+                              detail={"source": t.source, "call_id": call_id}))
+            audit.record(s, who.username, "ticket.create", "ticket", t.number,
+                         {"type": t.type, "category": category, "district": district})
+            if new.answered_on_spot:
+                await self._apply(s, t, domain.AnswerOnSpot(new.kb_article_id or ""),
+                                  who.username, now, kb_article_id=new.kb_article_id)
+            elif unit is not None:
+                ack, due = self._deadlines_for(t, unit, now, new.due)
+                await self._apply(s, t, domain.Dispatch(unit.code, assisting, ack, due),
+                                  who.username, now, unit_code=unit.code,
+                                  assisting_units=list(assisting))
+            similar = await duplicates.find(s, content, district, category, now, exclude=[t.id])
+        suggestions = await self.suggest(RoutingRequest(content, district, category), limit=3)
+        return Created(view_of(who, t), suggestions, similar)
+
+    async def dispatch(self, who: Principal, number: str, unit_code: str,
+                       assisting: Sequence[str] = (), due: dt.datetime | None = None,
+                       note: str | None = None, version: int | None = None) -> TicketView:
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            unit, extra = await self._units(s, unit_code, assisting)
+            ack, deadline = self._deadlines_for(t, unit, now, due)
+            return domain.Dispatch(unit.code, extra, ack, deadline)
+
+        return await self._transition(who, number, decide, note, version, unit_code=unit_code,
+                                      assisting_units=list(assisting))
+
+    async def suggest(self, request: RoutingRequest, limit: int = 5) -> list[Suggestion]:
+        if not request.text.strip():
+            raise InvalidInput("text is required", field="text")
+        if len(request.text) > MAX_CONTENT:
+            raise InvalidInput(f"text is longer than {MAX_CONTENT} characters", field="text")
+        assert self.routers is not None
+        return await self.routers.suggest(request, limit)
+
+    async def similar(self, who: Principal, text: str, district: str | None,
+                      category: str | None, exclude_number: str | None = None) -> list[duplicates.Candidate]:
+        text = _text(text, "text", MAX_CONTENT, required=True) or ""
+        async with self.db.read() as s:
+            exclude = []
+            if exclude_number:
+                own = await s.scalar(select(Ticket.id).where(Ticket.number == exclude_number))
+                if own is None:
+                    raise NotFound(f"ticket {exclude_number} not found")
+                exclude.append(own)
+            return await duplicates.find(s, text, district, category, self.clock(), exclude)
+
+    async def callback(self, who: Principal, number: str, resolution: Resolution,
+                       satisfaction: Satisfaction, note: str | None = None,
+                       version: int | None = None) -> TicketView:
+        """回访. A satisfied citizen closes the ticket; otherwise it waits for a manager, who
+        closes it or reopens it (重办)."""
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            return domain.CallBack(resolution, satisfaction)
+
+        async def close_if_content(s: AsyncSession, t: Ticket, now: dt.datetime) -> None:
+            if not t.review_needed:
+                await self._apply(s, t, domain.Close(), who.username, now, "回访满意，办结")
+
+        return await self._transition(who, number, decide, note, version, after=close_if_content,
+                                      resolution=resolution.value, satisfaction=satisfaction.value)
+
+    # --- unit handler --------------------------------------------------------------------------
+
+    async def sign(self, who: Principal, number: str, note: str | None = None,
+                   version: int | None = None) -> TicketView:
+        unit = self._unit_of(who)
+
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            return domain.Sign(unit)
+
+        return await self._transition(who, number, decide, note, version)
+
+    async def return_ticket(self, who: Principal, number: str, reason: str,
+                            version: int | None = None) -> TicketView:
+        unit = self._unit_of(who)
+        reason = _text(reason, "reason", MAX_NOTE, required=True) or ""
+
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            return domain.Return(unit, reason)
+
+        return await self._transition(who, number, decide, reason, version)
+
+    async def request_extension(self, who: Principal, number: str, requested_due: dt.datetime,
+                                reason: str, version: int | None = None) -> TicketView:
+        unit = self._unit_of(who)
+        reason = _text(reason, "reason", MAX_NOTE, required=True) or ""
+
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            if requested_due <= now:
+                raise InvalidInput("the requested deadline is in the past", field="requested_due")
+            return domain.RequestExtension(unit, requested_due, reason, now)
+
+        return await self._transition(who, number, decide, reason, version,
+                                      requested_due=requested_due.isoformat())
+
+    async def reply(self, who: Principal, number: str, text: str,
+                    version: int | None = None) -> TicketView:
+        unit = self._unit_of(who)
+        text = _text(text, "text", MAX_CONTENT, required=True) or ""
+
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            return domain.Reply(unit, text)
+
+        async def answer_merged(s: AsyncSession, t: Ticket, now: dt.datetime) -> None:
+            # 并单: the callers of the merged tickets are owed the answer and a call back too.
+            children = await s.scalars(select(Ticket).where(
+                Ticket.master_id == t.id, Ticket.status == Status.MERGED.value)
+                .order_by(Ticket.id).with_for_update())
+            for child in children:
+                await self._apply(s, child, domain.MasterReplied(text), "system", now,
+                                  f"主工单 {t.number} 已答复", master=t.number)
+
+        return await self._transition(who, number, decide, None, version, after=answer_merged)
+
+    # --- manager -------------------------------------------------------------------------------
+
+    async def redispatch(self, who: Principal, number: str, unit_code: str,
+                         assisting: Sequence[str] = (), due: dt.datetime | None = None,
+                         note: str | None = None, version: int | None = None) -> TicketView:
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            unit, extra = await self._units(s, unit_code, assisting)
+            ack, deadline = self._deadlines_for(t, unit, now, due)
+            return domain.Redispatch(unit.code, extra, ack, deadline)
+
+        return await self._transition(who, number, decide, note, version, unit_code=unit_code,
+                                      assisting_units=list(assisting))
+
+    async def send_back(self, who: Principal, number: str, note: str | None = None,
+                        version: int | None = None) -> TicketView:
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            ack = self.deadlines.acknowledge_due(now, t.urgency == Urgency.URGENT)
+            return domain.SendBack(min(ack, t.due) if t.due and t.due > now else ack)
+
+        return await self._transition(who, number, decide, note, version)
+
+    async def approve_extension(self, who: Principal, number: str,
+                                due: dt.datetime | None = None, note: str | None = None,
+                                version: int | None = None) -> TicketView:
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            return domain.ApproveExtension(due, now)
+
+        return await self._transition(who, number, decide, note, version,
+                                      due=due.isoformat() if due else None)
+
+    async def refuse_extension(self, who: Principal, number: str, note: str | None = None,
+                               version: int | None = None) -> TicketView:
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            return domain.RefuseExtension()
+
+        return await self._transition(who, number, decide, note, version)
+
+    async def close(self, who: Principal, number: str, note: str | None = None,
+                    version: int | None = None) -> TicketView:
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            return domain.Close()
+
+        return await self._transition(who, number, decide, note, version)
+
+    async def reopen(self, who: Principal, number: str, unit_code: str | None = None,
+                     assisting: Sequence[str] | None = None, due: dt.datetime | None = None,
+                     note: str | None = None, version: int | None = None) -> TicketView:
+        async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
+            code = unit_code or t.main_unit_code
+            if code is None:
+                raise InvalidInput("name the unit that handles the reopened ticket",
+                                   field="unit_code")
+            extra = t.assisting_units if assisting is None else assisting
+            unit, extra = await self._units(s, code, extra)
+            ack, deadline = self._deadlines_for(t, unit, now, due)
+            return domain.Reopen(unit.code, extra, ack, deadline)
+
+        return await self._transition(who, number, decide, note, version, unit_code=unit_code)
+
+    async def merge(self, who: Principal, number: str, master_number: str,
+                    note: str | None = None, version: int | None = None) -> TicketView:
+        if number == master_number:
+            raise InvalidInput("a ticket cannot be merged into itself", field="master")
+        note = _text(note, "note", MAX_NOTE)
+        now = self.clock()
+        async with self.db.write() as s:
+            # Both rows locked in id order, so two merges of the same pair cannot deadlock.
+            rows = {t.number: t for t in await s.scalars(
+                select(Ticket).where(Ticket.number.in_([number, master_number]))
+                .order_by(Ticket.id).with_for_update())}
+            if number not in rows:
+                raise NotFound(f"ticket {number} not found")
+            if master_number not in rows:
+                raise NotFound(f"ticket {master_number} not found")
+            t, master = rows[number], rows[master_number]
+            if version is not None and version != t.version:
+                raise Conflict(f"ticket {number} was changed meanwhile; reload it")
+            if Status(master.status) not in OPEN:
+                raise Conflict(f"the master ticket {master_number} is {master.status}; "
+                               "merge only into an open ticket")
+            await self._apply(s, t, domain.Merge(master.id), who.username, now, note,
+                              master=master_number)
+            # Tickets merged into this one follow it to the new master.
+            for child in await s.scalars(select(Ticket).where(
+                    Ticket.master_id == t.id, Ticket.status == Status.MERGED.value)
+                    .with_for_update()):
+                child.master_id = master.id
+            s.add(TicketEvent(ticket_id=master.id, at=now, actor=who.username, action="merge_in",
+                              from_status=master.status, to_status=master.status,
+                              note=note, detail={"merged": number}))
+        return view_of(who, t)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def get(self, who: Principal, number: str) -> TicketView:
+        async with self.db.read() as s:
+            t = await s.scalar(_where_visible(select(Ticket).where(Ticket.number == number), who))
+            if t is None:
+                raise NotFound(f"ticket {number} not found")
+            events = list(await s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                                          .order_by(TicketEvent.id)))
+            master = None
+            if t.master_id is not None:
+                master = await s.scalar(select(Ticket.number).where(Ticket.id == t.master_id))
+            merged = list(await s.scalars(select(Ticket.number).where(Ticket.master_id == t.id)
+                                          .order_by(Ticket.id)))
+        return view_of(who, t, events=events, master_number=master, merged_numbers=merged)
+
+    async def find(self, who: Principal, *, statuses: Sequence[Status] = (),
+                   unit_code: str | None = None, phone: str | None = None,
+                   overdue: bool = False, limit: int = 100, offset: int = 0) -> list[TicketView]:
+        """Newest first, except for units and the overdue list: most overdue first."""
+        now = self.clock()
+        query = _where_visible(select(Ticket), who)
+        if who.role is Role.UNIT_HANDLER and not statuses:
+            statuses = (Status.DISPATCHED, Status.SIGNED, Status.RETURNED)
+        if statuses:
+            query = query.where(Ticket.status.in_([st.value for st in statuses]))
+        if unit_code:
+            query = query.where(Ticket.main_unit_code == unit_code)
+        if phone is not None:
+            query = query.where(Ticket.caller_phone == normalise_phone(phone))
+        if overdue:
+            query = query.where(Ticket.status.in_([Status.DISPATCHED.value, Status.SIGNED.value]),
+                                Ticket.due < now)
+        if who.role is Role.UNIT_HANDLER or overdue:
+            late = case((Ticket.due < now, 0), else_=1)
+            query = query.order_by(late, Ticket.due.is_(None), Ticket.due, Ticket.id)
+        else:
+            query = query.order_by(Ticket.id.desc())
+        async with self.db.read() as s:
+            rows = await s.scalars(query.limit(limit).offset(offset))
+            return [view_of(who, t) for t in rows]
+
+    async def callbacks_due(self, who: Principal, limit: int = 100) -> list[TicketView]:
+        """回访 list: answered tickets (merged ones included) oldest reply first."""
+        async with self.db.read() as s:
+            rows = await s.scalars(select(Ticket).where(Ticket.status == Status.REPLIED.value)
+                                   .order_by(Ticket.replied_at, Ticket.id).limit(limit))
+            return [view_of(who, t) for t in rows]
+
+    async def review_queue(self, who: Principal, limit: int = 200) -> dict[str, list[TicketView]]:
+        """What waits for a manager: returns, extension requests, unhappy citizens."""
+        async with self.db.read() as s:
+            async def rows(*where) -> list[TicketView]:
+                found = await s.scalars(select(Ticket).where(*where)
+                                        .order_by(Ticket.updated_at, Ticket.id).limit(limit))
+                return [view_of(who, t) for t in found]
+
+            return {
+                "returned": await rows(Ticket.status == Status.RETURNED.value),
+                "extensions": await rows(Ticket.status == Status.SIGNED.value,
+                                         Ticket.extension_requested_due.is_not(None)),
+                "unsatisfied": await rows(Ticket.status == Status.CALLED_BACK.value,
+                                          Ticket.review_needed.is_(True)),
+            }
+
+    async def progress(self, number: str, phone_last4: str) -> Progress:
+        """Public lookup (IVR, citizens): status and dates only. The caller proves the ticket
+        is theirs with the last four digits of the phone number they called from."""
+        if not re.fullmatch(r"\d{4}", phone_last4 or ""):
+            raise InvalidInput("phone_last4 must be the last 4 digits of the caller's phone",
+                               field="phone_last4")
+        async with self.db.read() as s:
+            t = await s.scalar(select(Ticket).where(Ticket.number == number))
+        if t is None or not t.caller_phone or not t.caller_phone.endswith(phone_last4):
+            raise NotFound(f"ticket {number} not found")
+        return Progress(t.number, Status(t.status), t.created_at, t.due, t.replied_at, t.closed_at)
+
+    # --- notifications -------------------------------------------------------------------------
+
+    async def notifications(self, who: Principal, unread_only: bool = False,
+                            limit: int = 100) -> list[tuple[Notification, str]]:
+        query = select(Notification, Ticket.number).join(Ticket, Ticket.id == Notification.ticket_id)
+        if who.role is Role.UNIT_HANDLER:
+            query = query.where(Notification.unit_code == who.unit_code)
+        if unread_only:
+            query = query.where(Notification.read_at.is_(None))
+        async with self.db.read() as s:
+            return [(n, number) for n, number in await s.execute(
+                query.order_by(Notification.id.desc()).limit(limit))]
+
+    async def mark_read(self, who: Principal, notification_id: int) -> Notification:
+        async with self.db.write() as s:
+            n = await s.get(Notification, notification_id, with_for_update=True)
+            if n is None or (who.role is Role.UNIT_HANDLER and n.unit_code != who.unit_code):
+                raise NotFound(f"notification {notification_id} not found")
+            if n.read_at is None:
+                n.read_at = self.clock()
+        return n
+
+    async def overdue_count(self, who: Principal) -> int:
+        query = _where_visible(select(func.count()).select_from(Ticket), who).where(
+            Ticket.status.in_([Status.DISPATCHED.value, Status.SIGNED.value]),
+            Ticket.due < self.clock())
+        async with self.db.read() as s:
+            return int(await s.scalar(query) or 0)

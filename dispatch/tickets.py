@@ -1,0 +1,441 @@
+"""Work orders (工单): the pure lifecycle. No I/O here.
+
+`apply(state, command) -> state` is a fold: the allowed source states of each command are one
+table (`ALLOWED`), the effect of each command one small function. A command from a state not
+in its row raises `IllegalTransition` (a `Conflict`: HTTP 409). Who may issue a command (role,
+unit) is checked by the service; the domain checks only what the state itself decides (e.g.
+that the unit signing is the main unit, that an extension is asked for before the deadline).
+
+    created ──Dispatch──▶ dispatched ──Sign──▶ signed ──Reply──▶ replied ──CallBack──▶ called_back ──Close──▶ closed
+       │                    │   ▲                │  ▲                ▲                      │                   │
+       │ AnswerOnSpot       │   │ SendBack/      │  │ Request/       │ MasterReplied        └──── Reopen ───────┤
+       ▼                    │   │ Redispatch     │  │ Approve/Refuse │ (merged → replied)          (重办)        │
+     closed                 └─Return─▶ returned ◀┘  └ Extension ─────┘                                         │
+                                                                                      dispatched ◀─────────────┘
+    created | dispatched | signed | returned ──Merge──▶ merged
+    Supervise(ack_overdue | remind | escalate | callback_due): a follow-up recorded, state unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Union
+
+from hotline.errors import Conflict, InvalidInput, PermissionDenied
+
+
+class Status(enum.StrEnum):
+    CREATED = "created"          # 受理: recorded, not yet sent to a unit
+    DISPATCHED = "dispatched"    # 派单: waiting for the unit to sign
+    SIGNED = "signed"            # 签收: the unit is handling it (办理)
+    RETURNED = "returned"        # 退单: the unit says it is not theirs; a manager reviews
+    REPLIED = "replied"          # 答复: the unit answered; the hotline calls the citizen back
+    CALLED_BACK = "called_back"  # 回访: the citizen was asked; waiting to be closed
+    CLOSED = "closed"            # 办结
+    MERGED = "merged"            # 并单: folded into a master ticket
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    Status.CREATED: "已受理", Status.DISPATCHED: "已派单", Status.SIGNED: "办理中",
+    Status.RETURNED: "已退单", Status.REPLIED: "已答复", Status.CALLED_BACK: "已回访",
+    Status.CLOSED: "已办结", Status.MERGED: "已并单",
+}
+
+OPEN = frozenset({Status.CREATED, Status.DISPATCHED, Status.SIGNED, Status.RETURNED})
+"""A unit (or the hotline) still owes the citizen an answer."""
+
+
+class TicketType(enum.StrEnum):
+    CONSULT = "咨询"
+    COMPLAINT = "投诉"
+    REPORT = "举报"
+    HELP = "求助"
+    SUGGESTION = "建议"
+    PRAISE = "表扬"
+
+
+class Urgency(enum.StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class Source(enum.StrEnum):
+    PHONE = "phone"
+    WEB = "web"
+    API = "api"
+
+
+class Resolution(enum.StrEnum):
+    RESOLVED = "解决"
+    PARTLY = "部分解决"
+    UNRESOLVED = "未解决"
+
+
+class Satisfaction(enum.StrEnum):
+    SATISFIED = "满意"
+    BASIC = "基本满意"
+    UNSATISFIED = "不满意"
+
+
+class FollowupKind(enum.StrEnum):
+    ACK_OVERDUE = "ack_overdue"    # not signed by the acknowledgement deadline
+    REMIND = "remind"              # 催办: the deadline is near
+    ESCALATE = "escalate"          # 督办: the deadline has passed without a reply
+    CALLBACK_DUE = "callback_due"  # the hotline owes the citizen a call back
+
+
+class IllegalTransition(Conflict):
+    def __init__(self, command: str, status: Status) -> None:
+        super().__init__(f"cannot {command} a ticket that is {status.value} ({status.label})",
+                         status=status.value, command=command)
+
+
+# --- state -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    requested_due: dt.datetime
+    reason: str
+    requested_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketState:
+    status: Status
+    unit: str | None = None
+    assisting: tuple[str, ...] = ()
+    acknowledge_due: dt.datetime | None = None
+    due: dt.datetime | None = None
+    extension: Extension | None = None
+    returned_by: str | None = None
+    return_reason: str | None = None
+    reply: str | None = None
+    resolution: Resolution | None = None
+    satisfaction: Satisfaction | None = None
+    review_needed: bool = False
+    kb_article_id: str | None = None
+    master_id: int | None = None
+    reopen_count: int = 0
+
+
+def new_ticket() -> TicketState:
+    return TicketState(Status.CREATED)
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AnswerOnSpot:
+    """Answered from the knowledge base while the citizen was on the line."""
+
+    action: ClassVar[str] = "answer_on_spot"
+    kb_article_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    action: ClassVar[str] = "dispatch"
+    unit: str
+    assisting: tuple[str, ...]
+    acknowledge_due: dt.datetime
+    due: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Sign:
+    action: ClassVar[str] = "sign"
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    """退单: the main unit says the ticket is not within its remit."""
+
+    action: ClassVar[str] = "return"
+    unit: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redispatch:
+    """A manager sends a returned ticket to another unit, with fresh deadlines."""
+
+    action: ClassVar[str] = "redispatch"
+    unit: str
+    assisting: tuple[str, ...]
+    acknowledge_due: dt.datetime
+    due: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SendBack:
+    """A manager refuses the return: the same unit keeps the ticket and its deadline."""
+
+    action: ClassVar[str] = "send_back"
+    acknowledge_due: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RequestExtension:
+    action: ClassVar[str] = "request_extension"
+    unit: str
+    requested_due: dt.datetime
+    reason: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApproveExtension:
+    action: ClassVar[str] = "approve_extension"
+    due: dt.datetime | None  # None: as requested
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefuseExtension:
+    action: ClassVar[str] = "refuse_extension"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    action: ClassVar[str] = "reply"
+    unit: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MasterReplied:
+    """The master of a merged ticket was answered: its callers are owed a call back too."""
+
+    action: ClassVar[str] = "master_replied"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallBack:
+    action: ClassVar[str] = "callback"
+    resolution: Resolution
+    satisfaction: Satisfaction
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    action: ClassVar[str] = "close"
+
+
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    """重办: a manager decides the citizen's dissatisfaction is founded."""
+
+    action: ClassVar[str] = "reopen"
+    unit: str
+    assisting: tuple[str, ...]
+    acknowledge_due: dt.datetime
+    due: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    action: ClassVar[str] = "merge"
+    master_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Supervise:
+    """A follow-up fired (催办, 督办, ...): recorded on the ticket, the state is unchanged."""
+
+    action: ClassVar[str] = "supervise"
+    kind: FollowupKind
+
+
+Command = Union[AnswerOnSpot, Dispatch, Sign, Return, Redispatch, SendBack, RequestExtension,
+                ApproveExtension, RefuseExtension, Reply, MasterReplied, CallBack, Close, Reopen,
+                Merge, Supervise]
+
+S = Status
+ALLOWED: dict[type, frozenset[Status]] = {
+    AnswerOnSpot: frozenset({S.CREATED}),
+    Dispatch: frozenset({S.CREATED}),
+    Sign: frozenset({S.DISPATCHED}),
+    Return: frozenset({S.DISPATCHED, S.SIGNED}),
+    Redispatch: frozenset({S.RETURNED}),
+    SendBack: frozenset({S.RETURNED}),
+    RequestExtension: frozenset({S.SIGNED}),
+    ApproveExtension: frozenset({S.SIGNED}),
+    RefuseExtension: frozenset({S.SIGNED}),
+    Reply: frozenset({S.SIGNED}),
+    MasterReplied: frozenset({S.MERGED}),
+    CallBack: frozenset({S.REPLIED}),
+    Close: frozenset({S.CALLED_BACK}),
+    Reopen: frozenset({S.CALLED_BACK, S.CLOSED}),
+    Merge: frozenset({S.CREATED, S.DISPATCHED, S.SIGNED, S.RETURNED}),
+    Supervise: frozenset({S.DISPATCHED, S.SIGNED, S.REPLIED}),
+}
+
+# Which follow-up makes sense in which state; anything else is moot when it fires.
+SUPERVISION: dict[FollowupKind, frozenset[Status]] = {
+    FollowupKind.ACK_OVERDUE: frozenset({S.DISPATCHED}),
+    FollowupKind.REMIND: frozenset({S.DISPATCHED, S.SIGNED}),
+    FollowupKind.ESCALATE: frozenset({S.DISPATCHED, S.SIGNED}),
+    FollowupKind.CALLBACK_DUE: frozenset({S.REPLIED}),
+}
+
+
+def _main_unit(state: TicketState, unit: str, what: str) -> None:
+    if unit != state.unit:
+        raise PermissionDenied(f"only the main unit (主办单位) can {what} this ticket")
+
+
+def _to_unit(state: TicketState, status: Status, unit: str, assisting: tuple[str, ...],
+             acknowledge_due: dt.datetime, due: dt.datetime) -> TicketState:
+    if unit in assisting:
+        raise InvalidInput("the main unit cannot also be an assisting unit", field="assisting_units")
+    if len(set(assisting)) != len(assisting):
+        raise InvalidInput("an assisting unit is listed twice", field="assisting_units")
+    if due < acknowledge_due:
+        raise InvalidInput("the deadline falls before the acknowledgement deadline", field="due")
+    return dataclasses.replace(state, status=status, unit=unit, assisting=assisting,
+                               acknowledge_due=acknowledge_due, due=due, extension=None,
+                               returned_by=None, return_reason=None)
+
+
+def _answer_on_spot(s: TicketState, c: AnswerOnSpot) -> TicketState:
+    if not c.kb_article_id.strip():
+        raise InvalidInput("an answer on the spot names the knowledge-base article", field="kb_article_id")
+    return dataclasses.replace(s, status=S.CLOSED, kb_article_id=c.kb_article_id)
+
+
+def _dispatch(s: TicketState, c: Dispatch) -> TicketState:
+    return _to_unit(s, S.DISPATCHED, c.unit, c.assisting, c.acknowledge_due, c.due)
+
+
+def _sign(s: TicketState, c: Sign) -> TicketState:
+    _main_unit(s, c.unit, "sign")
+    return dataclasses.replace(s, status=S.SIGNED)
+
+
+def _return(s: TicketState, c: Return) -> TicketState:
+    _main_unit(s, c.unit, "return")
+    if not c.reason.strip():
+        raise InvalidInput("a return (退单) needs a reason", field="reason")
+    return dataclasses.replace(s, status=S.RETURNED, returned_by=c.unit, return_reason=c.reason,
+                               extension=None)
+
+
+def _redispatch(s: TicketState, c: Redispatch) -> TicketState:
+    if c.unit == s.returned_by:
+        raise InvalidInput("to give the ticket back to the unit that returned it, send it back",
+                           field="unit_code")
+    return _to_unit(s, S.DISPATCHED, c.unit, c.assisting, c.acknowledge_due, c.due)
+
+
+def _send_back(s: TicketState, c: SendBack) -> TicketState:
+    assert s.unit is not None and s.due is not None
+    return dataclasses.replace(s, status=S.DISPATCHED, acknowledge_due=c.acknowledge_due,
+                               returned_by=None, return_reason=None)
+
+
+def _request_extension(s: TicketState, c: RequestExtension) -> TicketState:
+    _main_unit(s, c.unit, "ask for an extension of")
+    assert s.due is not None
+    if s.extension is not None:
+        raise Conflict("an extension request is already waiting for a decision")
+    if c.at >= s.due:
+        raise Conflict("an extension (延期) must be asked for before the deadline")
+    if c.requested_due <= s.due:
+        raise InvalidInput("the requested deadline must be later than the current one",
+                           field="requested_due")
+    if not c.reason.strip():
+        raise InvalidInput("an extension request needs a reason", field="reason")
+    return dataclasses.replace(s, extension=Extension(c.requested_due, c.reason, c.at))
+
+
+def _approve_extension(s: TicketState, c: ApproveExtension) -> TicketState:
+    if s.extension is None:
+        raise Conflict("no extension request is waiting for a decision")
+    due = c.due or s.extension.requested_due
+    if due <= c.at:
+        raise InvalidInput("the new deadline is in the past", field="due")
+    assert s.due is not None
+    if due <= s.due:
+        raise InvalidInput("the new deadline must be later than the current one", field="due")
+    return dataclasses.replace(s, due=due, extension=None)
+
+
+def _refuse_extension(s: TicketState, c: RefuseExtension) -> TicketState:
+    if s.extension is None:
+        raise Conflict("no extension request is waiting for a decision")
+    return dataclasses.replace(s, extension=None)
+
+
+def _reply(s: TicketState, c: Reply) -> TicketState:
+    _main_unit(s, c.unit, "reply to")
+    if not c.text.strip():
+        raise InvalidInput("the reply (答复) must say what was done", field="text")
+    return dataclasses.replace(s, status=S.REPLIED, reply=c.text, extension=None)
+
+
+def _master_replied(s: TicketState, c: MasterReplied) -> TicketState:
+    return dataclasses.replace(s, status=S.REPLIED, reply=c.text)
+
+
+def _callback(s: TicketState, c: CallBack) -> TicketState:
+    unhappy = c.satisfaction is Satisfaction.UNSATISFIED or c.resolution is Resolution.UNRESOLVED
+    return dataclasses.replace(s, status=S.CALLED_BACK, resolution=c.resolution,
+                               satisfaction=c.satisfaction, review_needed=unhappy)
+
+
+def _close(s: TicketState, c: Close) -> TicketState:
+    return dataclasses.replace(s, status=S.CLOSED, review_needed=False)
+
+
+def _reopen(s: TicketState, c: Reopen) -> TicketState:
+    reopened = _to_unit(s, S.DISPATCHED, c.unit, c.assisting, c.acknowledge_due, c.due)
+    return dataclasses.replace(reopened, reply=None, resolution=None, satisfaction=None,
+                               review_needed=False, reopen_count=s.reopen_count + 1)
+
+
+def _merge(s: TicketState, c: Merge) -> TicketState:
+    return dataclasses.replace(s, status=S.MERGED, master_id=c.master_id, extension=None)
+
+
+def _supervise(s: TicketState, c: Supervise) -> TicketState:
+    if s.status not in SUPERVISION[c.kind]:
+        raise IllegalTransition(f"record {c.kind.value} on", s.status)
+    return s
+
+
+_EFFECTS: dict[type, Callable[[TicketState, object], TicketState]] = {
+    AnswerOnSpot: _answer_on_spot, Dispatch: _dispatch, Sign: _sign, Return: _return,
+    Redispatch: _redispatch, SendBack: _send_back, RequestExtension: _request_extension,
+    ApproveExtension: _approve_extension, RefuseExtension: _refuse_extension, Reply: _reply,
+    MasterReplied: _master_replied, CallBack: _callback, Close: _close, Reopen: _reopen,
+    Merge: _merge, Supervise: _supervise,
+}  # type: ignore[dict-item]
+
+
+def apply(state: TicketState, command: Command) -> TicketState:
+    """The state after `command`; raises IllegalTransition (409) from a state not allowed."""
+    kind = type(command)
+    if state.status not in ALLOWED[kind]:
+        raise IllegalTransition(command.action.replace("_", " "), state.status)
+    return _EFFECTS[kind](state, command)
+
+
+def fold(commands: list[Command], state: TicketState | None = None) -> TicketState:
+    """Replays commands from a new ticket (or `state`): the lifecycle as a list."""
+    current = state or new_ticket()
+    for command in commands:
+        current = apply(current, command)
+    return current
+
+
+def is_open(state: TicketState) -> bool:
+    return state.status in OPEN

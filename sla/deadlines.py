@@ -1,0 +1,130 @@
+"""Work-order deadlines: when a ticket must be signed, answered, reminded, escalated, called back.
+
+Pure: computed from the Chinese working-day calendar (sla/calendar.py) and the policy numbers
+(hotline.config.Policy); the results are stored on the ticket and in its follow-up rows, never
+kept only in memory.
+
+* Processing deadline (`due`): the end of the n-th working day after the day of dispatch, n =
+  the unit's `default_deadline_workdays` (policy default when unset), capped per ticket type
+  (`TYPE_DEADLINE_CAPS`: a consultation or a plea for help is not worth the unit's full term).
+  Urgent tickets: `urgent_deadline_hours` calendar hours, weekends and holidays included.
+* Acknowledgement deadline (签收): `acknowledge_hours` working hours, counted inside office
+  hours (OFFICE_HOURS) of working days; urgent tickets: the same number of calendar hours.
+* Follow-ups: `ack_overdue` at the acknowledgement deadline, `remind` (催办) one working day
+  before the deadline (urgent: a quarter of the term before it), `escalate` (督办) at the
+  deadline, `callback_due` CALLBACK_WORKDAYS working days after the reply.
+
+A year missing from the calendar data must not stop the hotline from taking tickets: the
+deadline is then counted on Monday-Friday only and a warning is logged, so that the missing
+State Council schedule gets added (see `WorkCalendar.missing_years`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from dispatch.tickets import FollowupKind, Status, TicketType
+from hotline.config import Policy
+from sla.calendar import END_OF_DAY, SHANGHAI, CalendarYearMissing, WorkCalendar
+
+log = logging.getLogger("hotline.sla.deadlines")
+
+# Office hours of the units for counting acknowledgement hours (9:00-17:00, Asia/Shanghai).
+OFFICE_HOURS = (dt.time(9, 0), dt.time(17, 0))
+# Shorter terms for simple requests: the unit's default applies when it is shorter.
+TYPE_DEADLINE_CAPS: dict[TicketType, int] = {TicketType.CONSULT: 3, TicketType.HELP: 3}
+REMIND_WORKDAYS_BEFORE = 1
+CALLBACK_WORKDAYS = 2
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    calendar: WorkCalendar
+    policy: Policy
+
+    # ----------------------------------------------------------------- calendar, with fallback
+
+    def is_workday(self, day: dt.date) -> bool:
+        try:
+            return self.calendar.is_workday(day)
+        except CalendarYearMissing as exc:
+            log.warning("%s; counting Monday-Friday as working days", exc)
+            return day.weekday() < 5
+
+    def add_workdays(self, start: dt.datetime, n: int) -> dt.datetime:
+        """End of the n-th working day after the local day of `start` (see sla.calendar)."""
+        day = start.astimezone(SHANGHAI).date()
+        counted = 0
+        while counted < n:
+            day += dt.timedelta(days=1)
+            if self.is_workday(day):
+                counted += 1
+        return dt.datetime.combine(day, END_OF_DAY, tzinfo=SHANGHAI)
+
+    def previous_workday(self, day: dt.date) -> dt.date:
+        day -= dt.timedelta(days=1)
+        while not self.is_workday(day):
+            day -= dt.timedelta(days=1)
+        return day
+
+    def add_office_hours(self, start: dt.datetime, hours: float) -> dt.datetime:
+        """`start` plus `hours` counted only inside office hours of working days."""
+        opens, closes = OFFICE_HOURS
+        left = dt.timedelta(hours=hours)
+        moment = start.astimezone(SHANGHAI)
+        while True:
+            day = moment.date()
+            if self.is_workday(day):
+                begin = max(moment, dt.datetime.combine(day, opens, tzinfo=SHANGHAI))
+                end = dt.datetime.combine(day, closes, tzinfo=SHANGHAI)
+                if begin < end:
+                    if begin + left <= end:
+                        return begin + left
+                    left -= end - begin
+            moment = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGHAI)
+
+    # ----------------------------------------------------------------- ticket deadlines
+
+    def workdays_for(self, ticket_type: TicketType, unit_workdays: int | None) -> int:
+        days = unit_workdays or self.policy.default_deadline_workdays
+        cap = TYPE_DEADLINE_CAPS.get(ticket_type)
+        return min(days, cap) if cap else days
+
+    def due(self, start: dt.datetime, ticket_type: TicketType, unit_workdays: int | None,
+            urgent: bool) -> dt.datetime:
+        if urgent:
+            return start + dt.timedelta(hours=self.policy.urgent_deadline_hours)
+        return self.add_workdays(start, self.workdays_for(ticket_type, unit_workdays))
+
+    def acknowledge_due(self, start: dt.datetime, urgent: bool) -> dt.datetime:
+        if urgent:
+            return start + dt.timedelta(hours=self.policy.acknowledge_hours)
+        return self.add_office_hours(start, self.policy.acknowledge_hours)
+
+    def remind_at(self, due: dt.datetime, urgent: bool) -> dt.datetime:
+        if urgent:
+            return due - dt.timedelta(hours=self.policy.urgent_deadline_hours / 4)
+        local = due.astimezone(SHANGHAI)
+        day = local.date()
+        for _ in range(REMIND_WORKDAYS_BEFORE):
+            day = self.previous_workday(day)
+        return dt.datetime.combine(day, local.timetz())
+
+    def callback_due(self, replied_at: dt.datetime) -> dt.datetime:
+        return self.add_workdays(replied_at, CALLBACK_WORKDAYS)
+
+    def followups(self, status: Status, acknowledge_due: dt.datetime | None,
+                  due: dt.datetime | None, urgent: bool,
+                  replied_at: dt.datetime | None) -> dict[FollowupKind, dt.datetime | None]:
+        """When each follow-up should fire for a ticket in this state; None = not wanted."""
+        plan: dict[FollowupKind, dt.datetime | None] = {kind: None for kind in FollowupKind}
+        if status is Status.DISPATCHED and acknowledge_due is not None:
+            plan[FollowupKind.ACK_OVERDUE] = acknowledge_due
+        if status in (Status.DISPATCHED, Status.SIGNED) and due is not None:
+            plan[FollowupKind.REMIND] = self.remind_at(due, urgent)
+            plan[FollowupKind.ESCALATE] = due
+        if status is Status.REPLIED and replied_at is not None:
+            plan[FollowupKind.CALLBACK_DUE] = self.callback_due(replied_at)
+        return plan

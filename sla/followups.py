@@ -1,0 +1,223 @@
+"""Follow-ups (催办, 督办, 签收超时, 待回访): rows of our own table, and the pump that acts on them.
+
+Measured here (../shared/LIBRARIES.md): an APScheduler job store must not be shared between
+processes, and its default misfire grace silently drops jobs due while the process was down.
+So the deadlines are rows in `followups`, written by `sync()` in the same transaction as the
+ticket change that sets them (one row per ticket and kind). Each process runs one APScheduler
+interval job with an in-memory store, the pump, which claims due rows atomically and acts on
+them in the claiming transaction: a ticket event and a notification keyed by the follow-up id.
+
+* PostgreSQL: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE OF followups, tickets SKIP
+  LOCKED) RETURNING`: two pumps never take the same row, and a pump never waits for a ticket a
+  user is changing (it skips it until the next tick), so it cannot deadlock with one.
+* SQLite: the transaction starts with BEGIN IMMEDIATE (`Database.write()`), so claims are
+  serialised by the database write lock; the same UPDATE ... RETURNING then claims.
+
+A row due while no process ran is simply due: the first pump to start claims it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch import tickets as domain
+from dispatch.models import Followup, Notification, Ticket, TicketEvent
+from dispatch.tickets import FollowupKind, Status
+from hotline.db import Database, utcnow
+from sla.calendar import SHANGHAI
+from sla.deadlines import Deadlines
+
+log = logging.getLogger("hotline.sla.followups")
+
+SYSTEM = "system"
+CANCELLED, NOTIFIED, MOOT, FAILED = "cancelled", "notified", "moot", "failed"
+
+
+# --- writing follow-ups with the ticket ----------------------------------------------------------
+
+async def sync(s: AsyncSession, ticket: Ticket, now: dt.datetime, deadlines: Deadlines) -> None:
+    """Make the ticket's follow-up rows match its state; call in the ticket's transaction.
+
+    A row whose deadline did not change is kept, whether it fired already or not (so a ticket
+    is reminded once per deadline). A moved deadline replaces the row: a new id, which fires
+    anew. Follow-ups the state no longer wants are cancelled, not deleted (they are evidence).
+    """
+    plan = deadlines.followups(Status(ticket.status), ticket.acknowledge_due, ticket.due,
+                               ticket.urgency == "urgent", ticket.replied_at)
+    rows = {f.kind: f for f in await s.scalars(
+        select(Followup).where(Followup.ticket_id == ticket.id))}
+    for kind, due_at in plan.items():
+        row = rows.get(kind.value)
+        if due_at is None:
+            if row is not None and row.done_at is None:
+                row.done_at, row.outcome = now, CANCELLED
+            continue
+        if row is not None and row.due_at == due_at and row.outcome != CANCELLED:
+            continue
+        if row is not None:
+            await s.delete(row)
+            await s.flush()  # the (ticket, kind) key must be free before the new row
+        s.add(Followup(ticket_id=ticket.id, kind=kind.value, due_at=due_at, created_at=now))
+
+
+# --- what a fired follow-up says --------------------------------------------------------------------
+
+def _local(moment: dt.datetime | None) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def message(kind: FollowupKind, ticket: Ticket) -> str:
+    n = ticket.number
+    if kind is FollowupKind.ACK_OVERDUE:
+        return f"工单 {n} 已超过签收时限（{_local(ticket.acknowledge_due)}），请立即签收。"
+    if kind is FollowupKind.REMIND:
+        return f"催办：工单 {n} 将于 {_local(ticket.due)} 到期，请抓紧办理并答复。"
+    if kind is FollowupKind.ESCALATE:
+        return f"督办：工单 {n} 已超过办理时限（{_local(ticket.due)}），请立即办理并说明原因。"
+    return f"工单 {n} 已答复，请及时回访来电人。"
+
+
+def recipient(kind: FollowupKind, ticket: Ticket) -> str | None:
+    """The unit told; None = the hotline itself (managers, agents' call-back list)."""
+    return None if kind is FollowupKind.CALLBACK_DUE else ticket.main_unit_code
+
+
+# --- the pump -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    ticket_id: int
+    kind: FollowupKind
+
+
+def _claim_statement(now: dt.datetime, limit: int, postgres: bool, only: int | None = None):
+    due = (select(Followup.id)
+           .join(Ticket, Ticket.id == Followup.ticket_id)
+           .where(Followup.done_at.is_(None), Followup.claimed_at.is_(None),
+                  Followup.due_at <= now)
+           .order_by(Followup.due_at, Followup.id)
+           .limit(limit))
+    if only is not None:
+        due = due.where(Followup.id == only)
+    if postgres:
+        due = due.with_for_update(skip_locked=True, of=[Followup.__table__, Ticket.__table__])
+    table = Followup.__table__
+    return (update(table).where(table.c.id.in_(due.scalar_subquery()))
+            .values(claimed_at=now)
+            .returning(table.c.id, table.c.ticket_id, table.c.kind))
+
+
+class FollowupPump:
+    """Claims due follow-ups and acts on them. `run_once` is one tick; `start`/`stop` run it
+    every `interval` seconds from one APScheduler job (in-memory store, one per process)."""
+
+    def __init__(self, db: Database, *, interval: float = 15.0, batch: int = 100,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.db = db
+        self.interval = interval
+        self.batch = batch
+        self.clock = clock
+        self._scheduler: AsyncIOScheduler | None = None
+        self._tick_lock = asyncio.Lock()
+
+    async def run_once(self) -> int:
+        """Processes every follow-up due now, a batch per transaction; returns how many."""
+        total = 0
+        while True:
+            try:
+                done = await self._claim_and_act(self.batch)
+            except Exception:
+                log.exception("follow-up batch failed; retrying its rows one by one")
+                done = await self._isolate_failures()
+                if done == 0:
+                    return total
+            total += done
+            if done < self.batch:
+                return total
+
+    async def _claim_and_act(self, limit: int, only: int | None = None) -> int:
+        now = self.clock()
+        async with self.db.write() as s:
+            rows = (await s.execute(_claim_statement(now, limit, not self.db.is_sqlite, only))).all()
+            for row in rows:
+                await self._act(s, Claimed(row.id, row.ticket_id, FollowupKind(row.kind)), now)
+        return len(rows)
+
+    async def _isolate_failures(self) -> int:
+        """One bad row must not stop every other follow-up: retry singly, park the failures."""
+        now = self.clock()
+        async with self.db.read() as s:
+            ids = list(await s.scalars(
+                select(Followup.id).where(Followup.done_at.is_(None),
+                                          Followup.claimed_at.is_(None), Followup.due_at <= now)
+                .order_by(Followup.due_at, Followup.id).limit(self.batch)))
+        done = 0
+        for followup_id in ids:
+            try:
+                done += await self._claim_and_act(1, only=followup_id)
+            except Exception:
+                log.exception("follow-up %s failed; parked (claimed, not done)", followup_id)
+                async with self.db.write() as s:
+                    await s.execute(update(Followup).where(Followup.id == followup_id)
+                                    .values(claimed_at=now, outcome=FAILED))
+                done += 1
+        return done
+
+    async def _act(self, s: AsyncSession, claimed: Claimed, now: dt.datetime) -> None:
+        ticket = await s.get(Ticket, claimed.ticket_id)
+        assert ticket is not None  # foreign key
+        status = Status(ticket.status)
+        outcome = NOTIFIED
+        try:
+            domain.apply(domain.TicketState(status), domain.Supervise(claimed.kind))
+        except domain.IllegalTransition:
+            outcome = MOOT  # the ticket moved on; sync() normally cancels such rows first
+        if outcome == NOTIFIED:
+            text = message(claimed.kind, ticket)
+            s.add(TicketEvent(ticket_id=ticket.id, at=now, actor=SYSTEM, action=claimed.kind.value,
+                              from_status=status.value, to_status=status.value, note=text,
+                              detail={"followup_id": claimed.id}))
+            s.add(Notification(followup_id=claimed.id, unit_code=recipient(claimed.kind, ticket),
+                               ticket_id=ticket.id, kind=claimed.kind.value, message=text,
+                               created_at=now))
+        await s.execute(update(Followup).where(Followup.id == claimed.id)
+                        .values(done_at=now, outcome=outcome))
+
+    # --- scheduling -----------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        if self._tick_lock.locked():
+            return
+        async with self._tick_lock:
+            try:
+                count = await self.run_once()
+            except Exception:  # logged, and the next tick tries again
+                log.exception("follow-up pump tick failed")
+                return
+            if count:
+                log.info("follow-ups processed: %d", count)
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
+        # First tick right away: rows that fell due while the process was down are due now.
+        scheduler.add_job(self._tick, "interval", seconds=self.interval, id="followup-pump",
+                          max_instances=1, coalesce=True, misfire_grace_time=None,
+                          next_run_time=dt.datetime.now(dt.timezone.utc))
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        async with self._tick_lock:  # let a running tick finish its transaction
+            pass

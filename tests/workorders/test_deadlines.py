@@ -1,0 +1,84 @@
+"""Deadlines on the Chinese working-day calendar (sla/deadlines.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from dispatch.tickets import FollowupKind, Status, TicketType
+from hotline.config import Policy
+from sla.calendar import SHANGHAI, WorkCalendar
+from sla.deadlines import Deadlines
+
+
+def local(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def deadlines() -> Deadlines:
+    return Deadlines(WorkCalendar.default(), Policy())
+
+
+def test_due_counts_working_days_of_the_unit_from_the_day_after(deadlines):
+    monday = local(2026, 11, 23, 10, 0)
+    assert deadlines.due(monday, TicketType.COMPLAINT, 10, urgent=False) == local(2026, 12, 7, 23, 59, 59)
+    assert deadlines.due(monday, TicketType.COMPLAINT, 5, urgent=False) == local(2026, 11, 30, 23, 59, 59)
+    # No unit default: the policy's 5 working days.
+    assert deadlines.due(monday, TicketType.COMPLAINT, None, urgent=False) == local(2026, 11, 30, 23, 59, 59)
+
+
+def test_consultations_and_pleas_for_help_are_capped_at_three_working_days(deadlines):
+    monday = local(2026, 11, 23, 10, 0)
+    assert deadlines.due(monday, TicketType.CONSULT, 10, urgent=False) == local(2026, 11, 26, 23, 59, 59)
+    assert deadlines.due(monday, TicketType.HELP, 2, urgent=False) == local(2026, 11, 25, 23, 59, 59)
+
+
+def test_spring_festival_and_make_up_working_days(deadlines):
+    # 2026-02-14 is a make-up working day (Saturday); the festival runs 02-15 .. 02-23.
+    assert deadlines.due(local(2026, 2, 13, 15, 0), TicketType.COMPLAINT, 5, False) == \
+        local(2026, 2, 27, 23, 59, 59)
+
+
+def test_urgent_tickets_run_on_calendar_hours(deadlines):
+    friday_night = local(2026, 11, 27, 22, 0)
+    assert deadlines.due(friday_night, TicketType.HELP, 10, urgent=True) == friday_night + dt.timedelta(hours=24)
+    assert deadlines.acknowledge_due(friday_night, urgent=True) == friday_night + dt.timedelta(hours=2)
+
+
+def test_acknowledgement_counts_office_hours_of_working_days(deadlines):
+    assert deadlines.acknowledge_due(local(2026, 11, 23, 10, 0), False) == local(2026, 11, 23, 12, 0)
+    assert deadlines.acknowledge_due(local(2026, 11, 23, 7, 30), False) == local(2026, 11, 23, 11, 0)
+    # Friday 16:30: half an hour on Friday, the rest on Monday morning.
+    assert deadlines.acknowledge_due(local(2026, 11, 27, 16, 30), False) == local(2026, 11, 30, 10, 30)
+    assert deadlines.acknowledge_due(local(2026, 11, 28, 11, 0), False) == local(2026, 11, 30, 11, 0)
+
+
+def test_follow_up_plan_per_state(deadlines):
+    due = local(2026, 12, 7, 23, 59, 59)
+    ack = local(2026, 11, 23, 12, 0)
+    plan = deadlines.followups(Status.DISPATCHED, ack, due, False, None)
+    assert plan == {FollowupKind.ACK_OVERDUE: ack, FollowupKind.REMIND: local(2026, 12, 4, 23, 59, 59),
+                    FollowupKind.ESCALATE: due, FollowupKind.CALLBACK_DUE: None}
+    signed = deadlines.followups(Status.SIGNED, ack, due, False, None)
+    assert signed[FollowupKind.ACK_OVERDUE] is None and signed[FollowupKind.ESCALATE] == due
+    replied = deadlines.followups(Status.REPLIED, ack, due, False, local(2026, 11, 27, 15, 0))
+    assert replied == {FollowupKind.ACK_OVERDUE: None, FollowupKind.REMIND: None,
+                       FollowupKind.ESCALATE: None,
+                       FollowupKind.CALLBACK_DUE: local(2026, 12, 1, 23, 59, 59)}
+    for status in (Status.CREATED, Status.RETURNED, Status.CLOSED, Status.MERGED, Status.CALLED_BACK):
+        assert set(deadlines.followups(status, ack, due, False, None).values()) == {None}
+
+
+def test_urgent_reminder_a_quarter_of_the_term_before(deadlines):
+    due = local(2026, 11, 28, 22, 0)
+    assert deadlines.remind_at(due, urgent=True) == due - dt.timedelta(hours=6)
+
+
+def test_a_year_missing_from_the_calendar_falls_back_to_weekdays_with_a_warning(deadlines, caplog):
+    with caplog.at_level(logging.WARNING, logger="hotline.sla.deadlines"):
+        due = deadlines.due(local(2026, 12, 30, 10, 0), TicketType.COMPLAINT, 5, False)
+    assert due == local(2027, 1, 6, 23, 59, 59)
+    assert "2027" in caplog.text
