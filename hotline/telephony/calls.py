@@ -298,7 +298,7 @@ def _on_complete(state: CallState, e: ev.AgentComplete) -> CallState:
         # The join and AgentConnect were both missed (the call began before we connected):
         # the completion alone still tells who answered, after how long, for how long.
         call = Call(e.uniqueid, "", "", e.queue, e.caller, state.dialled.get(e.uniqueid, ""),
-                    e.ts - e.talk_time_s - e.hold_time_s, resynced=True)
+                    _entered(e.ts - e.talk_time_s, e.hold_time_s), resynced=True)
     if call.phase != CONNECTED or call.agent is None:
         call = replace(call, phase=CONNECTED, agent=e.member_name, hold_s=e.hold_time_s,
                        connect_ts=call.connect_ts or e.ts - e.talk_time_s, resynced=True)

@@ -358,7 +358,14 @@ class AmiListener:
     async def _keepalive(self) -> None:
         while True:
             await asyncio.sleep(self.options.ping_interval_s)
-            await self.ping()
+            before = self.stats.events
+            try:
+                await self.ping()
+            except ConnectionLost:
+                # A Pong queued behind a burst of events is late, not lost: events arriving
+                # prove the connection alive.
+                if self.stats.events == before:
+                    raise
 
     async def _start_resync(self) -> None:
         self._resynced = asyncio.get_running_loop().create_future()
