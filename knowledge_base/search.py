@@ -474,9 +474,10 @@ class SearchIndex:
             positions: list[tuple[int, int]] = []
             if gram.text:
                 positions.extend(_find_all(flat, gram.text))
-                for span in spans:
-                    if gram.text not in span.term and any(gram.text in a for a in span.aliases):
-                        positions.append((span.start, span.end))
+                if len(gram.text) > 1:
+                    for span in spans:
+                        if gram.text not in span.term and any(gram.text in a for a in span.aliases):
+                            positions.append((span.start, span.end))
             if not positions and (gram.py or gram.ini):
                 if syllables is None:
                     syllables = _char_syllables(flat)
@@ -494,6 +495,10 @@ class SearchIndex:
             if not positions:
                 continue
             matched += gram.weight
+            if _lone(gram) or (len(gram.ini) == 2 and len(text) > 2 * SNIPPET_CHARS // 3):
+                # A lone character or syllable found here and there says little, and so does a
+                # pair of initials inside running text; marking them is noise.
+                continue
             for start, end in positions:
                 for p in range(start, end):
                     mask[origin[p]] = True
@@ -549,6 +554,13 @@ def _vocabulary_of(entry: _Entry) -> tuple[set[str], set[str]]:
 
 
 _LATIN_WORD = re.compile(r"[a-z]+|[0-9]+")
+
+
+def _lone(gram: _Gram) -> bool:
+    """A single CJK character or a single typed syllable."""
+    if gram.text:
+        return len(gram.text) == 1 and is_cjk(gram.text)
+    return bool(gram.py) and gram.py.count(" ") == 2
 
 
 def _has_filler(text: str) -> bool:
@@ -682,9 +694,11 @@ def _excerpt(text: str, mask: list[bool]) -> tuple[tuple[str, bool], ...]:
             count = hits_prefix[s + SNIPPET_CHARS] - hits_prefix[s]
             if count > best:
                 best, start = count, s
-        # Start a little before the first hit of the window so it reads in context.
-        first = next((i for i in range(start, start + SNIPPET_CHARS) if mask[i]), start)
-        start = max(0, min(start, first - 8))
+        # Start a little before the first hit of the window so it reads in context, as far
+        # as that keeps the window's last hit.
+        window = [i for i in range(start, start + SNIPPET_CHARS) if mask[i]]
+        if window:
+            start = max(0, min(start, window[0] - 8), window[-1] - SNIPPET_CHARS + 1)
     end = min(n, start + SNIPPET_CHARS)
     pieces: list[tuple[str, bool]] = []
     if start > 0:
