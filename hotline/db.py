@@ -157,6 +157,7 @@ def import_all_models() -> None:
 MODEL_MODULES = (
     "hotline.models",
     "dispatch.models",
+    "knowledge_base.models",
 )
 
 
