@@ -1,0 +1,211 @@
+"""`hotline kb ...`: import and export articles, batch search and search-quality evaluation
+against the configured database's published articles."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from hotline.cli import _with_db, settings_from
+from knowledge_base.models import ARTICLE_STATUSES
+
+
+def register(subparsers: Any) -> None:
+    kb = subparsers.add_parser("kb", help="knowledge base (知识库)").add_subparsers(
+        dest="kb_command", required=True)
+
+    p = kb.add_parser("import", help="import articles from a JSON Lines file ('-' = stdin)")
+    p.add_argument("file")
+    p.add_argument("--partial", action="store_true", help="import good rows, report bad ones")
+    p.add_argument("--draft", action="store_true",
+                   help="rows without a status become drafts (default: published)")
+    p.set_defaults(func=cmd_import)
+
+    p = kb.add_parser("export", help="write articles as JSON Lines to stdout")
+    p.add_argument("--status", choices=("all", *ARTICLE_STATUSES), default="all")
+    p.set_defaults(func=cmd_export)
+
+    p = kb.add_parser("search", help="search the published articles")
+    p.add_argument("queries", nargs="*", metavar="QUERY",
+                   help="queries to run; '-' reads one query per line from stdin")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON line per query: {"q", "results": [{"id", "score"}]}')
+    p.add_argument("--limit", type=int, default=5, help="hits per query (default 5)")
+    p.add_argument("--category", help="only articles of this category")
+    p.set_defaults(func=cmd_search)
+
+    p = kb.add_parser("eval", help="search quality on labelled queries (queries-dev.jsonl format)")
+    p.add_argument("--queries", required=True, help='JSON Lines: {"q", "expected": [ids], "kind"}')
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument("--misses", action="store_true", help="also list the queries missed")
+    p.set_defaults(func=cmd_eval)
+
+    p = kb.add_parser("gaps", help="most frequent queries the knowledge base did not answer")
+    p.add_argument("--limit", type=int, default=30)
+    p.set_defaults(func=cmd_gaps)
+
+
+def _read_text(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    return Path(name).read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- import / export
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from knowledge_base.importer import ImportRejected, import_articles
+
+    try:
+        text = _read_text(args.file)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    status = "draft" if args.draft else "published"
+    try:
+        result = asyncio.run(_with_db(settings_from(args), lambda db: import_articles(
+            db, "cli", text, partial=args.partial, default_status=status)))
+    except ImportRejected as exc:
+        for err in exc.errors:
+            print(f"{args.file}:{err.line}: {err.message}", file=sys.stderr)
+        print(f"{len(exc.errors)} bad line(s); nothing imported (use --partial to import the "
+              "good lines)", file=sys.stderr)
+        return 1
+    for err in result.skipped:
+        print(f"{args.file}:{err.line}: skipped: {err.message}", file=sys.stderr)
+    print(f"articles: {len(result.created)} created, {len(result.updated)} updated, "
+          f"{result.unchanged} unchanged, {len(result.skipped)} skipped")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from knowledge_base.importer import export_lines
+
+    statuses = ARTICLE_STATUSES if args.status == "all" else (args.status,)
+    lines = asyncio.run(_with_db(settings_from(args), lambda db: export_lines(db, statuses)))
+    out = sys.stdout
+    for line in lines:
+        out.write(line + "\n")
+    out.flush()
+    return 0
+
+
+# ---------------------------------------------------------------------- search / eval
+
+
+class _Searcher:
+    """The index as the web search uses it: queries cleaned the same way."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def search(self, query: str, *, limit: int = 5, category: str | None = None) -> list:
+        from knowledge_base.service import clean_query
+        from knowledge_base.text import RAW_QUERY_LIMIT
+
+        return self.index.search(clean_query(query, RAW_QUERY_LIMIT), limit=limit,
+                                 category=category)
+
+
+def _load_searcher(args: argparse.Namespace) -> _Searcher:
+    from knowledge_base.service import build_index
+
+    return _Searcher(asyncio.run(_with_db(settings_from(args), build_index)))
+
+
+def _query_lines(queries: list[str], stdin: TextIO) -> Iterable[str]:
+    for q in queries:
+        if q == "-":
+            for line in stdin:
+                yield line.rstrip("\r\n")
+        else:
+            yield q
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 1000:
+        print("--limit must be between 1 and 1000", file=sys.stderr)
+        return 2
+    if not args.queries:
+        print("give queries, or '-' to read one per line from stdin", file=sys.stderr)
+        return 2
+    searcher = _load_searcher(args)
+    out = sys.stdout
+    for q in _query_lines(args.queries, sys.stdin):
+        hits = searcher.search(q, limit=args.limit, category=args.category)
+        if args.json:
+            out.write(json.dumps({"q": q, "results": [{"id": h.id, "score": h.score}
+                                                      for h in hits]}, ensure_ascii=False))
+            out.write("\n")
+        else:
+            out.write(f"{q}\n")
+            for h in hits:
+                out.write(f"  {h.id}  {h.score:5.1f}  {h.title}\n")
+            if not hits:
+                out.write("  (no result)\n")
+        out.flush()  # a caller may feed queries one at a time through a pipe
+    return 0
+
+
+def _parse_labelled(text: str, name: str) -> tuple[list[Any], list[str]]:
+    from knowledge_base.evaluation import LabelledQuery
+
+    queries, errors = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("q"), str):
+                raise ValueError('expected an object with a string "q"')
+            expected = record.get("expected") or []
+            if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
+                raise ValueError('"expected" must be a list of article ids')
+            queries.append(LabelledQuery(q=record["q"], expected=tuple(expected),
+                                         kind=str(record.get("kind") or "unknown")))
+        except (json.JSONDecodeError, ValueError) as exc:
+            errors.append(f"{name}:{number}: {exc}")
+    return queries, errors
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from knowledge_base.evaluation import evaluate, format_report
+
+    try:
+        text = _read_text(args.queries)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.queries}: {exc}", file=sys.stderr)
+        return 2
+    queries, errors = _parse_labelled(text, args.queries)
+    if errors:
+        for err in errors:
+            print(err, file=sys.stderr)
+        return 2
+    result = evaluate(_load_searcher(args), queries)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+        return 0
+    print(format_report(result))
+    if args.misses:
+        for miss in result["misses"]:
+            got = ", ".join(f"{i} {s}" for i, s in miss["got"]) or "nothing"
+            print(f"[{miss['kind']}] {miss['q']} — expected {miss['expected'] or 'no answer'}, "
+                  f"got {got}")
+    return 0
+
+
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from knowledge_base.service import list_gaps, local_iso
+
+    gaps = asyncio.run(_with_db(settings_from(args),
+                                lambda db: list_gaps(db, limit=max(1, args.limit))))
+    for g in gaps:
+        print(f"{g.count:>5}  {local_iso(g.last_seen)[:16]}  {g.sample}")
+    if not gaps:
+        print("no unanswered queries recorded")
+    return 0
