@@ -51,9 +51,11 @@ def sample_units_text() -> str:
 async def prepare(db: Database) -> list[DemoAccount]:
     """Idempotent: loads sample data and creates missing demo accounts. Returns the accounts."""
     from dispatch.units import import_units
+    from knowledge_base.importer import load_sample_articles
 
     await upgrade(db)
     await import_units(db, "demo", sample_units_text())
+    await load_sample_articles(db)
     async with db.read() as s:
         existing = set(await s.scalars(select(User.username)))
     for acc in DEMO_ACCOUNTS:

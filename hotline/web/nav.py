@@ -7,8 +7,9 @@ from hotline.models import Role
 NAV: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.AGENT: (("/desk", "坐席工作台"), ("/units", "承办单位")),
     Role.UNIT_HANDLER: (("/unit", "本单位工单"),),
-    Role.MANAGER: (("/dashboard", "运行监控"), ("/units", "承办单位"), ("/audit", "审计日志")),
-    Role.KB_EDITOR: (("/kb/editor", "知识库编辑"),),
+    Role.MANAGER: (("/dashboard", "运行监控"), ("/units", "承办单位"), ("/kb/gaps", "知识缺口"),
+                   ("/audit", "审计日志")),
+    Role.KB_EDITOR: (("/kb/editor", "知识库编辑"), ("/kb/gaps", "知识缺口")),
     Role.ADMIN: (("/admin", "系统管理"), ("/units", "承办单位"), ("/audit", "审计日志")),
 }
 

@@ -111,12 +111,6 @@ async def dashboard(request: web.Request) -> web.Response:
     return await page(request, "dashboard.html", policy=request.app[SETTINGS].policy)
 
 
-@routes.get("/kb/editor")
-@allow(Role.KB_EDITOR)
-async def kb_editor(request: web.Request) -> web.Response:
-    return await page(request, "kb_editor.html")
-
-
 @routes.get("/units")
 @allow(Role.AGENT, Role.MANAGER, Role.ADMIN)
 async def units_page(request: web.Request) -> web.Response:
