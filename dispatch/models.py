@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -152,8 +151,12 @@ class CatalogueEntry(Base):
 
     __tablename__ = "dispatch_catalogue"
     __table_args__ = (
-        Index("uq_dispatch_catalogue_key", "category", func.coalesce(text("district"), ""),
-              unique=True),
+        # One rule per (category, district) and one per category for "any district" (NULL).
+        Index("uq_dispatch_catalogue_district", "category", "district", unique=True,
+              sqlite_where=text("district IS NOT NULL"),
+              postgresql_where=text("district IS NOT NULL")),
+        Index("uq_dispatch_catalogue_anywhere", "category", unique=True,
+              sqlite_where=text("district IS NULL"), postgresql_where=text("district IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -354,3 +354,14 @@ async def test_a_managers_catalogue_rule_comes_first(service, db):
     assert (await service.suggest(request))[0].unit_code == "ZZ-GJJ"
     with pytest.raises(NotFound):
         await catalogue.delete_rule(db, "boss", rule.id)
+
+
+async def test_two_managers_adding_the_same_rule_at_once(service, db):
+    from dispatch import catalogue
+
+    results = await asyncio.gather(
+        catalogue.add_rule(db, "boss", "住房公积金", None, "ZZ-GJJ"),
+        catalogue.add_rule(db, "boss2", "住房公积金", None, "ZZ-RSJ"),
+        return_exceptions=True)
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    assert len(await catalogue.list_rules(db)) == 1
