@@ -37,7 +37,7 @@ log = logging.getLogger("hotline.app")
 
 # Feature packages plug in here: each module exposes `setup(app: web.Application) -> None`
 # that adds its routes (and cleanup contexts for its background services).
-FEATURES: tuple[str, ...] = ("knowledge_base.http",)
+FEATURES: tuple[str, ...] = ("knowledge_base.http", "dispatch.http")
 
 # Page templates: the shell's own, then each feature package's `templates/` folder.
 TEMPLATE_PACKAGES = ("hotline.web", "hotline.telephony", "knowledge_base", "dispatch", "sla")
