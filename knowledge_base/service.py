@@ -565,6 +565,10 @@ async def diff_versions(db: Database, article_id: str, old: int, new: int) -> Ve
             continue
         if isinstance(va, list) or isinstance(vb, list):
             fields.append(FieldDiff(f, FIELD_LABELS_ZH[f], _diff_list(va or [], vb or []), True))
+        elif isinstance(va, dt.datetime) or isinstance(vb, dt.datetime) or f == "status":
+            pieces = (("delete", _display(va)), ("insert", _display(vb)))
+            fields.append(FieldDiff(f, FIELD_LABELS_ZH[f],
+                                    tuple(p for p in pieces if p[1]), False))
         else:
             fields.append(FieldDiff(f, FIELD_LABELS_ZH[f],
                                     _diff_text(_display(va), _display(vb)), False))
