@@ -19,7 +19,8 @@ from typing import Any, AsyncIterator
 from aiohttp import web
 
 from dispatch import catalogue, duplicates
-from dispatch.models import CatalogueEntry, Notification
+from dispatch import units as unit_service
+from dispatch.models import UNIT_KINDS, CatalogueEntry, Notification, Ticket
 from dispatch.routing import RoutingRequest, Suggestion
 from dispatch.service import MAX_CONTENT, NewTicket, TicketService, TicketView
 from dispatch.tickets import (
@@ -31,10 +32,11 @@ from dispatch.tickets import (
     Urgency,
 )
 from hotline.auth import LoginThrottle, allow, public
-from hotline.errors import InvalidInput, RateLimited
+from hotline.errors import Conflict, InvalidInput, PermissionDenied, RateLimited
 from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
+from hotline.web.pages import page
 from hotline.web.validation import json_body, path_int, query_int
 from sla.calendar import END_OF_DAY, SHANGHAI
 from sla.followups import FollowupPump
@@ -81,9 +83,14 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 # --- serialising ----------------------------------------------------------------------------------
 
+def is_overdue(t: Ticket, now: dt.datetime | None = None) -> bool:
+    """Past its deadline while the unit still owes the answer."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return bool(t.due and t.due < now and t.status in (Status.DISPATCHED, Status.SIGNED))
+
+
 def ticket_json(view: TicketView, now: dt.datetime | None = None) -> dict[str, Any]:
     t = view.ticket
-    now = now or dt.datetime.now(dt.timezone.utc)
     status = Status(t.status)
     data = {
         "id": t.id, "number": t.number, "status": status.value, "status_label": status.label,
@@ -94,7 +101,7 @@ def ticket_json(view: TicketView, now: dt.datetime | None = None) -> dict[str, A
         "urgency": t.urgency, "main_unit": t.main_unit_code,
         "assisting_units": list(t.assisting_units),
         "acknowledge_due": _iso(t.acknowledge_due), "due": _iso(t.due),
-        "overdue": bool(t.due and t.due < now and status in (Status.DISPATCHED, Status.SIGNED)),
+        "overdue": is_overdue(t, now),
         "extension": None if t.extension_requested_due is None else {
             "requested_due": _iso(t.extension_requested_due), "reason": t.extension_reason,
             "requested_at": _iso(t.extension_requested_at)},
@@ -527,6 +534,94 @@ async def notifications(request: web.Request) -> web.Response:
 async def notification_read(request: web.Request) -> web.Response:
     n = await _service(request).mark_read(principal(request), path_int(request, "id"))
     return ok({"id": n.id, "read_at": _iso(n.read_at)})
+
+
+# --- unit portal pages (承办单位) ------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "create": "受理", "dispatch": "派单", "sign": "签收", "return": "退单", "redispatch": "改派",
+    "send_back": "退单驳回", "request_extension": "申请延期", "approve_extension": "同意延期",
+    "refuse_extension": "不同意延期", "reply": "答复", "master_replied": "主工单答复",
+    "callback": "回访", "close": "办结", "reopen": "重办", "merge": "并单", "merge_in": "并入工单",
+    "answer_on_spot": "当场解答", "ack_overdue": "签收超时", "remind": "催办", "escalate": "督办",
+    "callback_due": "待回访",
+}
+DONE_LABELS = {"sign": "已签收", "reply": "已提交答复", "extension": "已提交延期申请",
+               "return": "已退回热线"}
+
+
+def fmt(moment: dt.datetime | None) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _page_context() -> dict[str, Any]:
+    return {"fmt": fmt, "labels": {s.value: s.label for s in Status}, "actions": ACTION_LABELS,
+            "is_overdue": is_overdue}
+
+
+@routes.get("/unit/tickets")
+@allow(Role.UNIT_HANDLER)
+async def unit_tickets_page(request: web.Request) -> web.Response:
+    who, service = principal(request), _service(request)
+    show_all = request.query.get("all") in ("1", "true")
+    rows = await service.find(who, statuses=list(Status) if show_all else (), limit=500)
+    if show_all:  # overdue first, then the rest newest first
+        rows.sort(key=lambda v: (not is_overdue(v.ticket), -v.ticket.id))
+    unit = await unit_service.get_unit(request.app[DB], who, who.unit_code or "")
+    notices = await service.notifications(who, unread_only=True, limit=50)
+    return await page(request, "dispatch/unit_tickets.html", unit=unit, kinds=UNIT_KINDS,
+                      tickets=rows, show_all=show_all, notices=notices, **_page_context())
+
+
+async def _unit_ticket(request: web.Request, status: int = 200, error: str | None = None,
+                       done: str | None = None) -> web.Response:
+    view = await _service(request).get(principal(request), _number(request))
+    return await page(request, "dispatch/unit_ticket.html", status=status, view=view,
+                      t=view.ticket, overdue=is_overdue(view.ticket), error=error,
+                      done=done, **_page_context())
+
+
+@routes.get(f"/unit/tickets/{NUMBER}")
+@allow(Role.UNIT_HANDLER)
+async def unit_ticket_page(request: web.Request) -> web.Response:
+    return await _unit_ticket(request, done=DONE_LABELS.get(request.query.get("done", "")))
+
+
+@routes.post(f"/unit/tickets/{NUMBER}/{{action:sign|reply|extension|return}}")
+@allow(Role.UNIT_HANDLER)
+async def unit_ticket_action(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    action, number = request.match_info["action"], _number(request)
+    who, service = principal(request), _service(request)
+
+    def text(name: str) -> str:
+        return str(form.get(name, ""))[:MAX_CONTENT]
+
+    raw_version = text("version")
+    version = int(raw_version) if raw_version.isdigit() else None
+    try:
+        if action == "sign":
+            await service.sign(who, number, version=version)
+        elif action == "reply":
+            await service.reply(who, number, text("text"), version=version)
+        elif action == "return":
+            await service.return_ticket(who, number, text("reason"), version=version)
+        else:
+            due = moment(text("requested_due") or None, "requested_due")
+            if due is None:
+                raise InvalidInput("请填写延至日期", field="requested_due")
+            await service.request_extension(who, number, due, text("reason"), version=version)
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, PermissionDenied) else 400
+        return await _unit_ticket(request, status=status, error=exc.message)
+    raise web.HTTPSeeOther(f"/unit/tickets/{number}?done={action}")
+
+
+@routes.post("/unit/notifications/{id}/read")
+@allow(Role.UNIT_HANDLER)
+async def unit_notification_read(request: web.Request) -> web.StreamResponse:
+    await _service(request).mark_read(principal(request), path_int(request, "id"))
+    raise web.HTTPSeeOther("/unit/tickets")
 
 
 # --- wiring ---------------------------------------------------------------------------------------
