@@ -94,7 +94,7 @@ def ticket_json(view: TicketView, now: dt.datetime | None = None) -> dict[str, A
     status = Status(t.status)
     data = {
         "id": t.id, "number": t.number, "status": status.value, "status_label": status.label,
-        "version": t.version, "source": t.source, "call_id": t.call_id,
+        "version": t.version, "source": t.source, "call_id": view.call_id,
         "caller_name": view.caller_name, "caller_phone": view.caller_phone,
         "confidential": t.confidential, "type": t.type, "category": t.category,
         "content": t.content, "district": t.district, "address": t.address,

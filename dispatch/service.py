@@ -115,6 +115,7 @@ class TicketView:
     ticket: Ticket
     caller_name: str | None
     caller_phone: str | None
+    call_id: str | None
     events: Sequence[TicketEvent] = ()
     master_number: str | None = None
     merged_numbers: Sequence[str] = ()
@@ -194,10 +195,11 @@ def _where_visible(query, who: Principal):
 
 
 def view_of(who: Principal, t: Ticket, **extra) -> TicketView:
-    name, phone = t.caller_name, t.caller_phone
+    name, phone, call_id = t.caller_name, t.caller_phone, t.call_id
     if who.role is Role.UNIT_HANDLER and t.confidential:
-        name, phone = ("（保密）" if name else None), mask_phone(phone)
-    return TicketView(t, name, phone, **extra)
+        # The call id would lead to the caller's number in the call records.
+        name, phone, call_id = ("（保密）" if name else None), mask_phone(phone), None
+    return TicketView(t, name, phone, call_id, **extra)
 
 
 async def allocate_number(s: AsyncSession, now: dt.datetime) -> str:
@@ -328,7 +330,7 @@ class TicketService:
             await s.flush()
             s.add(TicketEvent(ticket_id=t.id, at=now, actor=who.username, action="create",
                               from_status=None, to_status=Status.CREATED.value,
-                              detail={"source": t.source, "call_id": call_id}))
+                              detail={"source": t.source}))
             audit.record(s, who.username, "ticket.create", "ticket", t.number,
                          {"type": t.type, "category": category, "district": district})
             if new.answered_on_spot:

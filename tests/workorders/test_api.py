@@ -124,6 +124,8 @@ async def test_confidential_caller_is_masked_for_the_unit(wo_client, tokens):
     assert t["confidential"] is True and t["caller_phone"] == "13812345678"
     seen = await call(wo_client, "GET", f"/api/v1/tickets/{t['number']}", tokens["rsj"])
     assert seen["caller_phone"] == "138****5678" and seen["caller_name"] == "（保密）"
+    assert seen["call_id"] is None and "1700000000.42" not in str(seen)
+    assert "13812345678" not in str(seen) and "张三" not in str(seen)
     listed = await call(wo_client, "GET", "/api/v1/tickets", tokens["rsj"])
     assert listed["tickets"][0]["caller_phone"] == "138****5678"
     plain = await new_ticket(wo_client, tokens, confidential=True, type="求助")

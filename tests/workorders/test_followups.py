@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.models import Followup, Notification, TicketEvent
-from dispatch.service import TicketService
 from dispatch.tickets import Resolution, Satisfaction
 from hotline.db import Database
 from sla.calendar import SHANGHAI
