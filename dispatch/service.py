@@ -510,15 +510,15 @@ class TicketService:
         note = _text(note, "note", MAX_NOTE)
         now = self.clock()
         async with self.db.write() as s:
-            # Both rows locked in id order, so two merges of the same pair cannot deadlock.
-            rows = {t.number: t for t in await s.scalars(
-                select(Ticket).where(Ticket.number.in_([number, master_number]))
-                .order_by(Ticket.id).with_for_update())}
-            if number not in rows:
-                raise NotFound(f"ticket {number} not found")
-            if master_number not in rows:
+            # The master is locked before the ticket merged into it, as `reply` locks a master
+            # before its merged tickets: a merge racing the master's reply cannot deadlock.
+            master = await s.scalar(select(Ticket).where(Ticket.number == master_number)
+                                    .with_for_update())
+            if master is None:
                 raise NotFound(f"ticket {master_number} not found")
-            t, master = rows[number], rows[master_number]
+            t = await s.scalar(select(Ticket).where(Ticket.number == number).with_for_update())
+            if t is None:
+                raise NotFound(f"ticket {number} not found")
             if version is not None and version != t.version:
                 raise Conflict(f"ticket {number} was changed meanwhile; reload it")
             if Status(master.status) not in OPEN:

@@ -365,3 +365,16 @@ async def test_two_managers_adding_the_same_rule_at_once(service, db):
         return_exceptions=True)
     assert sum(isinstance(r, Conflict) for r in results) == 1
     assert len(await catalogue.list_rules(db)) == 1
+
+
+async def test_merge_racing_the_masters_reply_leaves_no_caller_behind(service):
+    master = (await service.create(AGENT, wages_ticket())).view.ticket.number
+    dup = (await service.create(AGENT, wages_ticket(caller_phone="13900001111"))).view.ticket.number
+    await service.sign(RSJ, master)
+    results = await asyncio.gather(service.merge(MANAGER, dup, master),
+                                   service.reply(RSJ, master, "已处理"), return_exceptions=True)
+    assert not any(isinstance(r, Exception) and not isinstance(r, Conflict) for r in results)
+    child = (await service.get(MANAGER, dup)).ticket
+    # Merged before the reply: the caller got the answer too. After it: the merge was refused.
+    assert child.status in ("replied", "dispatched")
+    assert (child.status == "replied") == (not isinstance(results[0], Exception))
