@@ -16,8 +16,11 @@ homophone typos (公基金) and typed full pinyin with one lookup.
 Query: candidates are accumulated from the inverted lists (IDF-weighted, title/questions above
 answer text), the best few dozen are rescored by weighted coverage of the query's character
 pairs and characters: an exact character match counts fully, a homophone match less, a match in
-the answer less than one in the title or questions. Scores are 0..100; hits below MIN_SCORE are
-dropped, so a query that matches nothing well returns an empty list.
+the answer less than one in the title or questions. Scores are 0..100.
+
+No answer: a hit is returned only if it scores CONFIDENT_SCORE, or at least MIN_SCORE with
+MIN_EVIDENCE specific terms of the query found in the article (see those constants), so a query
+that matches nothing well returns an empty list rather than the least bad article.
 
 Bad input never raises: non-string, empty, one-character or symbol-only queries return [];
 queries are cut to RAW_QUERY_LIMIT characters before any processing.
@@ -29,8 +32,9 @@ import heapq
 import json
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Iterator, Mapping
 
@@ -81,7 +85,11 @@ UNKNOWN_IDF = 3.0
 CANDIDATES = 48
 # A key held by more than this share of documents is skipped when gathering candidates
 # (it is still scored): it would touch most of the index and separates nothing.
-COMMON_KEY_SHARE = 0.3
+COMMON_KEY_SHARE = 0.15
+# Articles gathered from the rarer keys after which common keys only add to them, and the cost
+# of one binary search relative to one step through a posting list (see _candidates).
+_POOL = 8 * CANDIDATES
+_PROBE_COST = 4
 # Score blend, see _rescore.
 _W_HEAD, _W_TITLE, _W_ANY, _W_RATIO, _W_FOCUS = 0.38, 0.18, 0.28, 0.08, 0.08
 # Occurrences in title/questions/keywords after which a term counts as the article's focus.
@@ -229,7 +237,7 @@ class SearchIndex:
         for postings, keys in ((self._post_head, head_keys), (self._post_body, body_keys)):
             for key in keys:
                 plist = postings[key]
-                del plist[_bisect(plist, slot)]
+                del plist[bisect_left(plist, slot)]
                 if not plist:
                     del postings[key]
         chars, latin = _vocabulary_of(entry)
@@ -401,22 +409,32 @@ class SearchIndex:
         )
 
     def _candidates(self, query: _Query, category: str | None) -> list[int]:
+        """Slots of the CANDIDATES articles with the most IDF-weighted key matches."""
         limit_df = COMMON_KEY_SHARE * max(self._live, 1)
-        keys = [
-            (key, w)
+        sized = sorted(
+            (len(self._post_head.get(key, ())) + len(self._post_body.get(key, ())), key, w)
             for key, w in query.keys
-            if len(self._post_head.get(key, ())) + len(self._post_body.get(key, ())) <= limit_df
-        ]
-        if not keys:
-            keys = list(query.keys)
+        )
+        keys = [(df, key, w) for df, key, w in sized if df <= limit_df] or sized
         acc: dict[int, float] = {}
         get = acc.get
-        for key, weight in keys:
-            for slot in self._post_head.get(key, ()):
-                acc[slot] = get(slot, 0.0) + weight
-            body_weight = weight * BODY_WEIGHT
-            for slot in self._post_body.get(key, ()):
-                acc[slot] = get(slot, 0.0) + body_weight
+        # Rarest keys first. Once enough articles are gathered, a long list is no longer walked:
+        # only the gathered articles are looked up in it (a list is sorted by slot), which
+        # costs len(acc) binary searches instead of len(list) steps.
+        for df, key, weight in keys:
+            for postings, w in ((self._post_head, weight), (self._post_body, weight * BODY_WEIGHT)):
+                plist = postings.get(key)
+                if not plist:
+                    continue
+                if len(acc) >= _POOL and len(plist) > _PROBE_COST * len(acc):
+                    n = len(plist)
+                    for slot in list(acc):
+                        i = bisect_left(plist, slot)
+                        if i < n and plist[i] == slot:
+                            acc[slot] += w
+                else:
+                    for slot in plist:
+                        acc[slot] = get(slot, 0.0) + w
         if category is not None:
             entries = self._entries
             acc = {
@@ -668,17 +686,6 @@ def _find_all(haystack: str, needle: str) -> Iterator[tuple[int, int]]:
     while start >= 0:
         yield start, start + len(needle)
         start = haystack.find(needle, start + 1)
-
-
-def _bisect(plist: list[int], slot: int) -> int:
-    lo, hi = 0, len(plist)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if plist[mid] < slot:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def _excerpt(text: str, mask: list[bool]) -> tuple[tuple[str, bool], ...]:
