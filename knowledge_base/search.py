@@ -385,8 +385,15 @@ class SearchIndex:
                     grams.setdefault(("", "", key), gram)
                     keys[key] = weight
             for u in seg:
-                if u.text:
-                    df = self._char_df.get(u.text, 0) if len(u.text) == 1 else self._latin_df.get(u.text, 0)
+                if len(u.text) > 1:
+                    # A latin or digit word (app, ktv, 12345) means as much as a character pair.
+                    key = _LITERAL + u.text
+                    weight = idf(key_df(key))
+                    gram = _Gram(u.text, "", "", weight, False, weight >= SPECIFIC_IDF)
+                    grams.setdefault((u.text, "", ""), gram)
+                    keys[key] = weight
+                elif u.text:
+                    df = self._char_df.get(u.text, 0)
                     weight = idf(df) * UNIGRAM_FACTOR * _filler_factor(u.text)
                     grams.setdefault((u.text, "", ""), _Gram(u.text, "", "", weight, False, False))
                 elif u.syllable:
@@ -548,8 +555,13 @@ def _units_of_query(segment: str, latin_df: Mapping[str, int]) -> Iterator[Unit]
         yield from segment_units("".join(run))
 
 
+# Prefix of index keys for whole latin / digit words (other keys never contain "=").
+_LITERAL = "="
+
+
 def _keys_of(entry: _Entry) -> tuple[set[str], set[str]]:
-    """Index keys: syllable pairs of every field, initials pairs and triples of the head."""
+    """Index keys: syllable pairs of every field, initials pairs and triples of the head,
+    latin and digit words of every field."""
     head: set[str] = set()
     for seg in entry.head.py.split("|"):
         syl = seg.split()
@@ -557,10 +569,12 @@ def _keys_of(entry: _Entry) -> tuple[set[str], set[str]]:
     for seg in entry.head.ini.split("|"):
         head.update(seg[i : i + 2] for i in range(len(seg) - 1))
         head.update(seg[i : i + 3] for i in range(len(seg) - 2))
+    head.update(_LITERAL + w for w in _LATIN_WORD.findall(entry.head.text) if len(w) > 1)
     body: set[str] = set()
     for seg in entry.body.py.split("|"):
         syl = seg.split()
         body.update(f"{a} {b}" for a, b in zip(syl, syl[1:]))
+    body.update(_LITERAL + w for w in _LATIN_WORD.findall(entry.body.text) if len(w) > 1)
     return head, body - head
 
 

@@ -75,3 +75,8 @@ def test_exact_title_scores_higher_than_partial_match(index):
     assert exact.id == partial.id == "KB-0045"
     assert exact.score >= partial.score
     assert 0 <= partial.score <= exact.score <= 100
+
+
+@pytest.mark.parametrize("query, expected", [("ktv", "KB-0207"), ("IC卡", "KB-0111")])
+def test_latin_words_alone_are_searchable(index, query, expected):
+    assert expected in top_ids(index, query)
