@@ -277,7 +277,11 @@ class SearchIndex:
     # ------------------------------------------------------------------ querying
 
     def search(self, query: str, *, limit: int = 5, category: str | None = None) -> list[Hit]:
-        """Best hits first, scores 0..100; [] when nothing matches well or input is unusable."""
+        """Best hits first, scores 0..100; [] when nothing matches well or input is unusable.
+
+        At most min(limit, CANDIDATES) hits. `category` keeps only articles whose category is
+        exactly that string.
+        """
         if not isinstance(query, str) or not isinstance(limit, int) or limit <= 0:
             return []
         parsed = self._parse(query)
@@ -317,10 +321,7 @@ class SearchIndex:
         seg_units: list[list[Unit]] = []
         budget = QUERY_UNIT_LIMIT
         for seg in segments:
-            out: list[Unit] = []
-            for piece in _units_of_query(seg, self._latin_df):
-                out.append(piece)
-            out = out[:budget]
+            out = list(_units_of_query(seg, self._latin_df))[:budget]
             budget -= len(out)
             if out:
                 seg_units.append(out)
