@@ -45,7 +45,7 @@ def test_dev_set_top3_per_kind(index, dev_queries, kind, floor):
     reason=(
         "Most dev no_answer queries are answered by the sample articles themselves, e.g. "
         "护照过期了怎么换新的 vs KB-0044 question 护照快过期了怎么换新的, 失业保险金怎么申领 vs "
-        "KB-0052 title 失业保险金申领, 违章停车罚单怎么处理 vs KB-0129 交通违法（违章）处理. "
+        "KB-0052 title 失业保险金申领, 违章停车罚单怎么处理 vs KB-0127 交通违法（违章）处理. "
         "Returning nothing for them would need a method that misses real answers; the label "
         "conflict is reported instead. Strict: this test starts failing if the labels are fixed."
     ),
