@@ -121,8 +121,9 @@ def _load_searcher(args: argparse.Namespace) -> _Searcher:
 def _query_lines(queries: list[str], stdin: TextIO) -> Iterable[str]:
     for q in queries:
         if q == "-":
-            for line in stdin:
-                yield line.rstrip("\r\n")
+            for number, line in enumerate(stdin):
+                line = line.rstrip("\r\n")
+                yield line.lstrip("\ufeff") if number == 0 else line
         else:
             yield q
 

@@ -32,7 +32,6 @@ from knowledge_base.models import (
     Answer,
     Article,
     ArticleVersion,
-    Flag,
     Gap,
 )
 from knowledge_base.search import Hit

@@ -17,7 +17,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hotline import audit
 from hotline.auth import Principal
 from hotline.db import Database, utcnow
-from hotline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from hotline.errors import Conflict, InvalidInput, NotFound
 from hotline.models import Role
 from knowledge_base.models import (
     ARTICLE_STATUSES,
