@@ -49,7 +49,7 @@ def looped(capture: Capture, events: int) -> Capture:
 
 def _serve(capture: Capture, port_queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     async def main() -> None:
-        server = ReplayServer(capture, speed=0, track_state=False)
+        server = ReplayServer(capture, speed=0)
         _, port = await server.start("127.0.0.1", 0)
         port_queue.put(port)
         await server.serve_forever()

@@ -201,7 +201,12 @@ def _on_join(state: CallState, e: ev.QueueCallerJoin) -> CallState:
     finished: tuple[CallRecord, ...] = ()
     if old is not None:
         if old.phase == WAITING and old.queue == e.queue:
-            return CallState(state.calls, state.dialled)  # already known (resync or replayed)
+            if not old.resynced:
+                return CallState(state.calls, state.dialled)  # replayed
+            # Listed by QueueStatus before its join reached us: the join has the exact time.
+            calls = dict(state.calls)
+            calls[e.uniqueid] = replace(old, enter_ts=e.ts, linkedid=e.linkedid, resynced=False)
+            return CallState(calls, state.dialled)
         if old.phase == LEFT:
             finished = (_exit_with_key(old, e.ts),)
         elif old.phase == LEAVING:

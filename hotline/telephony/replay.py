@@ -259,7 +259,7 @@ class ReplayServer:
                  drop_at: Iterable[int] = (), drop_mid_frame: bool = False,
                  resume_overlap: int = 0, skip_on_drop: int = 0,
                  inject: Mapping[int, Sequence[bytes]] | None = None,
-                 track_state: bool = True, resume_delay_s: float = 0.0) -> None:
+                 resume_delay_s: float = 0.0) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
         self.capture = capture
@@ -271,13 +271,13 @@ class ReplayServer:
         self._resume_overlap = resume_overlap
         self._skip_on_drop = skip_on_drop
         self._inject = dict(inject or {})
-        self._track = track_state
         # Pause after a re-login before the stream goes on: time for the client's resync
         # actions, as a real PBX sends few events in the milliseconds after a login.
         self._resume_delay = resume_delay_s
-        self.pbx = PbxState()
+        self._pbx = PbxState()
         self.position = 0          # next event index to stream
-        self._fed = 0              # events folded into self.pbx
+        self._produced = 0         # events the PBX has produced: sent, or skipped by a drop
+        self._fed = 0              # events folded into self._pbx
         self.connections = 0
         self.finished = asyncio.Event()
         self._server: asyncio.base_events.Server | None = None
@@ -312,13 +312,14 @@ class ReplayServer:
             self._server.close()
             await self._server.wait_closed()
 
-    def _feed_until(self, n: int) -> None:
-        if not self._track:
-            self._fed = max(self._fed, n)
-            return
-        while self._fed < n:
-            self.pbx.feed(self.capture.frame(self._fed), self.capture.timestamp(self._fed))
+    @property
+    def pbx(self) -> PbxState:
+        """The PBX state after the events streamed so far (folded in when asked for)."""
+        self._produced = max(self._produced, self.position)
+        while self._fed < self._produced:
+            self._pbx.feed(self.capture.frame(self._fed), self.capture.timestamp(self._fed))
             self._fed += 1
+        return self._pbx
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -389,8 +390,7 @@ class ReplayServer:
         n = self.position
         if self._resume_delay and self.connections > 1:
             await asyncio.sleep(self._resume_delay)
-        if self.speed == 0 and not self.loop and not self._drops and not self._inject \
-                and not self._track:
+        if self.speed == 0 and not self.loop and not self._drops and not self._inject:
             await self._blast(writer)
             return
         wall0: float | None = None
@@ -418,20 +418,19 @@ class ReplayServer:
             writer.write(frame + FRAME_END)
             n += 1
             self.position = n
-            self._feed_until(n)
             pending += len(frame)
             if pending > 65536:
                 pending = 0
                 await writer.drain()
 
     async def _blast(self, writer: asyncio.StreamWriter) -> None:
-        """Full speed, nothing to track: the stream in large writes."""
+        """Full speed, no drop or injection to place: the stream in large writes."""
         frames = self.capture.frames
         step = 2000
         for i in range(self.position, len(frames), step):
             writer.write(FRAME_END.join(frames[i:i + step]) + FRAME_END)
+            self.position = min(i + step, len(frames))  # before yielding: lists answer from here
             await writer.drain()
-            self.position = min(i + step, len(frames))
         self.finished.set()
 
     async def _drop(self, writer: asyncio.StreamWriter, n: int) -> None:
@@ -448,9 +447,9 @@ class ReplayServer:
         writer.write_eof()
         if self._skip_on_drop:
             # Events the PBX produced while nobody listened: they happened, nobody got them.
-            self._feed_until(n + self._skip_on_drop)
             self.position = n + self._skip_on_drop
         else:
+            self._produced = max(self._produced, n)
             self.position = max(0, n - self._resume_overlap)
 
 
