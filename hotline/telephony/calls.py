@@ -411,6 +411,8 @@ def _on_resync(state: CallState, e: ev.Resync) -> CallState:
         if uid in queued:
             continue
         chan = channels.get(uid)
+        if chan is None and e.channels_ts is not None and call.enter_ts > e.channels_ts:
+            continue  # joined after the channel list was taken
         if chan is None:
             finished.append(_ended_unseen_in_outage(call, e.ts))
             del calls[uid]
@@ -419,9 +421,6 @@ def _on_resync(state: CallState, e: ev.Resync) -> CallState:
                 calls[uid] = replace(call, phase=CONNECTED, resynced=True)
             else:
                 calls[uid] = replace(call, phase=LEFT, leave_ts=e.ts, resynced=True)
-    for uid in list(dialled):
-        if uid not in channels:
-            del dialled[uid]
     return CallState(calls, dialled, tuple(finished))
 
 

@@ -291,6 +291,9 @@ class Resync:
     entries: tuple[QueueEntry, ...]
     members: tuple[QueueMember, ...]
     channels: tuple[CoreShowChannel, ...]
+    # PBX time of the CoreShowChannels list: a call that entered the queue after it cannot be
+    # judged by the absence of its channel there.
+    channels_ts: float | None = None
 
 
 AmiEvent = Union[

@@ -189,6 +189,7 @@ class AmiListener:
         self._lists: dict[str, list[ev.AmiEvent]] = {}
         self._resync: dict[str, str] = {}
         self._resynced: asyncio.Future[None] | None = None
+        self._channels_ts: float | None = None
         self._seen: set[tuple] = set()
         self._seen_order: collections.deque[tuple] = collections.deque()
         self._stopping = False
@@ -452,6 +453,8 @@ class AmiListener:
     def _collect(self, action_id: str, event: ev.AmiEvent) -> None:
         if isinstance(event, (ev.QueueStatusComplete, ev.CoreShowChannelsComplete)):
             self._resync[type(event).__name__] = action_id
+            if isinstance(event, ev.CoreShowChannelsComplete):
+                self._channels_ts = event.ts
             if len(self._resync) == 2:
                 self._apply_resync(event.ts)
             return
@@ -465,6 +468,7 @@ class AmiListener:
             tuple(e for e in items if isinstance(e, ev.QueueEntry)),
             tuple(e for e in items if isinstance(e, ev.QueueMember)),
             tuple(e for e in items if isinstance(e, ev.CoreShowChannel)),
+            self._channels_ts,
         )
         self.stats.resyncs += 1
         self._dispatch(resync)

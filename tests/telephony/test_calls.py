@@ -157,3 +157,13 @@ def test_snapshot_shows_calls_in_progress() -> None:
 def test_unknown_events_leave_the_state_alone() -> None:
     state = CallState()
     assert apply(state, object()) is state
+
+
+def test_resync_does_not_judge_calls_younger_than_the_channel_list() -> None:
+    # CoreShowChannels is answered before QueueStatus; a call that joined and was connected in
+    # between is in neither list, yet very much alive.
+    state, _ = fold([join(ts=100.0, uid="A"), join(ts=205.0, uid="B"),
+                     connect(206.0, 1, 1, uid="B")])
+    state = apply(state, ev.Resync(207.0, (), (), (), channels_ts=204.0))
+    assert [r.uniqueid for r in state.finished] == ["A"]
+    assert state.calls["B"].phase == calls.CONNECTED

@@ -100,18 +100,20 @@ async def test_events_lost_during_an_outage_are_recovered_by_resync(busy_dir: Pa
 @pytest.mark.asyncio
 async def test_looped_replay_makes_new_calls(busy_dir: Path) -> None:
     cap = Capture.load(busy_dir)
-    doubled = Capture.of(cap.banner, [cap.frame(n) for n in range(2 * len(cap.frames))])
-    tracker, _ = await track_capture(doubled)
+    loops = 20  # long enough for the listener's resync to land in the middle of the stream
+    looped = Capture.of(cap.banner, [cap.frame(n) for n in range(loops * len(cap.frames))])
+    tracker, _ = await track_capture(looped)
     records = tracker.all_records()
     want = expected(busy_dir)
-    assert len(summaries(records)) == 2 * len(want["calls"])
+    assert len(summaries(records)) == loops * len(want["calls"])
     m = compute(records)
-    assert m.offered == 2 * want["offered"] and m.answered == 2 * want["answered"]
-    shifted = {r.uniqueid: r for r in records if r.uniqueid not in want["calls"]}
-    for uid, call in want["calls"].items():
-        epoch, seq = uid.split(".")
-        twin = shifted[f"{int(epoch) + cap.span}.{seq}"].summary()
-        assert twin == dict(call, enter=call["enter"] + cap.span)
+    assert m.offered == loops * want["offered"] and m.answered == loops * want["answered"]
+    by_id = {r.uniqueid: r for r in records}
+    for k in range(loops):
+        for uid, call in want["calls"].items():
+            epoch, seq = uid.split(".")
+            twin = by_id[f"{int(epoch) + k * cap.span}.{seq}"].summary()
+            assert twin == dict(call, enter=call["enter"] + k * cap.span)
 
 
 @pytest.mark.asyncio
