@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.errors import DomainError
 
-FEATURE_CLIS: tuple[str, ...] = ("knowledge_base.cli", "dispatch.cli")
+FEATURE_CLIS: tuple[str, ...] = ("knowledge_base.cli", "dispatch.cli", "hotline.telephony.cli", "sla.cli")
 
 log = logging.getLogger("hotline.cli")
 

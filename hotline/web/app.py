@@ -5,6 +5,7 @@ starts and stops."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import importlib
 import importlib.util
 import logging
@@ -24,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from sla.calendar import WorkCalendar
 from hotline.auth import LoginThrottle, allow, public
 from hotline.config import ConfigError, Settings
 from hotline.db import Database, current_revision, upgrade
@@ -34,6 +36,7 @@ from hotline.web.keys import DB, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
 from hotline.web.security import auth_middleware, csrf_middleware
 
 log = logging.getLogger("hotline.app")
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 # Feature packages plug in here: each module exposes `setup(app: web.Application) -> None`
 # that adds its routes (and cleanup contexts for its background services).
@@ -120,8 +123,14 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # the health check reports, it does not raise
         log.error("health check: database unavailable: %s", exc)
         return web.json_response({"status": "error", "database": "unavailable"}, status=503)
-    return web.json_response({"status": "ok", "database": db.engine.dialect.name,
-                              "schema_revision": revision})
+    # Working-day deadlines need next year's official holiday schedule before it starts.
+    missing = WorkCalendar.default().missing_years(dt.datetime.now(SHANGHAI).date())
+    body = {"status": "ok", "database": db.engine.dialect.name, "schema_revision": revision,
+            "calendar_missing_years": missing}
+    if missing:
+        body["warnings"] = [f"working-day calendar has no data for {y}: add the official "
+                            f"holiday schedule (sla/data/calendar_cn.json)" for y in missing]
+    return web.json_response(body)
 
 
 @allow(Role.ADMIN, Role.MANAGER)

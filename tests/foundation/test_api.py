@@ -152,6 +152,8 @@ async def test_healthz_and_metrics(client, accounts):
     resp = await client.get("/healthz")
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "ok" and body["schema_revision"]
+    assert isinstance(body["calendar_missing_years"], list)
+    assert bool(body["calendar_missing_years"]) == ("warnings" in body)
     await login(client, "boss")
     text = await (await client.get("/metrics")).text()
     assert 'hotline_http_requests_total{method="GET",route="/healthz",status="200"}' in text

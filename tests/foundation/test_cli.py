@@ -56,3 +56,17 @@ def test_user_errors_exit_2_with_a_message(env, capsys, monkeypatch):
     assert main(["users", "add", "li", "--role", "unit_handler", "--unit", "NOPE",
                  "--password-stdin"]) == 2
     assert "unit NOPE does not exist" in capsys.readouterr().err
+
+
+def test_feature_commands_are_wired(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("kb", "dispatch", "ami", "sla"):
+        assert command in out
+    assert main(["sla", "report", "--ami-capture", str(shared_path("ami-traces", "calm")),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = json.loads(shared_path("ami-traces", "calm", "expected.json").read_text())
+    assert report["connect_rate"] == expected["connect_rate"]
+    assert report["offered"] == expected["offered"]
