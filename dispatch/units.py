@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
 from hotline import audit
 from hotline.auth import Principal
 from hotline.db import Database
-from hotline.errors import InvalidInput, NotFound
+from hotline.errors import ImportRejected, NotFound, RowError
 from hotline.models import Role
 from dispatch.models import UNIT_KINDS, Unit
 
@@ -32,22 +32,6 @@ class UnitRecord:
     keywords: tuple[str, ...]
     contact: str | None
     default_deadline_workdays: int
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class ImportRejected(InvalidInput):
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        super().__init__(f"{len(errors)} bad row(s); nothing imported",
-                         errors=[{"line": e.line, "message": e.message} for e in errors])
-        self.errors = list(errors)
 
 
 _FIELDS = {"code", "name", "kind", "parent", "district", "categories", "keywords", "contact",

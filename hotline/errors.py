@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 
 class DomainError(Exception):
@@ -42,3 +43,23 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after: int, **details: Any) -> None:
         super().__init__(message, **details)
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One bad row of an imported file, by its line number."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class ImportRejected(InvalidInput):
+    """Bad rows in an all-or-nothing import: nothing was written."""
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        super().__init__(f"{len(errors)} bad row(s); nothing imported",
+                         errors=[{"line": e.line, "message": e.message} for e in errors])
+        self.errors = list(errors)

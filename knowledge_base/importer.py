@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from hotline import audit
 from hotline.db import Database, utcnow
-from hotline.errors import DomainError, InvalidInput
+from hotline.errors import DomainError, ImportRejected, InvalidInput, RowError
 from knowledge_base.models import ARTICLE_STATUSES, Article, Change
 from knowledge_base.service import (
     ArticleInput,
@@ -43,24 +43,6 @@ EXTRA_FIELDS = ("keywords", "status", "policy_changed_at")
 _KNOWN = frozenset(EXCHANGE_FIELDS + EXTRA_FIELDS)
 MAX_LINE_CHARS = 100_000
 _CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class ImportRejected(InvalidInput):
-    """Bad rows in an all-or-nothing import: nothing was written."""
-
-    def __init__(self, errors: Sequence[RowError]) -> None:
-        super().__init__(f"{len(errors)} bad line(s); nothing imported",
-                         errors=[{"line": e.line, "message": e.message} for e in errors])
-        self.errors = list(errors)
 
 
 @dataclass(frozen=True, slots=True)
