@@ -624,6 +624,173 @@ async def unit_notification_read(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/unit/tickets")
 
 
+# --- agent and manager pages (坐席 / 管理) --------------------------------------------------------
+
+def _form_error(exc: Exception) -> tuple[int, str]:
+    status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, PermissionDenied) else 400
+    return status, getattr(exc, "message", str(exc))
+
+
+def _version(form: Any) -> int | None:
+    raw = str(form.get("version", ""))
+    return int(raw) if raw.isdigit() else None
+
+
+def _field(form: Any, name: str, limit: int = MAX_CONTENT) -> str:
+    return str(form.get(name, "")).strip()[:limit]
+
+
+async def _agent_new(request: web.Request, status: int = 200, error: str | None = None,
+                     values: dict[str, Any] | None = None, created: Any = None,
+                     done: str | None = None) -> web.Response:
+    q = request.query
+    values = values if values is not None else {"call_id": q.get("call_id", "")[:64],
+                                                "caller_phone": q.get("phone", "")[:30]}
+    return await page(request, "dispatch/agent_new.html", status=status, error=error,
+                      values=values, types=[t.value for t in TicketType], created=created,
+                      done=done, **_page_context())
+
+
+@routes.get("/tickets/new")
+@allow(Role.AGENT)
+async def agent_new_page(request: web.Request) -> web.Response:
+    number = request.query.get("dispatched", "")
+    return await _agent_new(request, done=f"工单 {number} 已派单" if number else None)
+
+
+@routes.post("/tickets/new")
+@allow(Role.AGENT)
+async def agent_new_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    values = {k: _field(form, k) for k in ("caller_phone", "caller_name", "type", "category",
+                                            "district", "address", "content", "call_id")}
+    values["urgent"] = bool(form.get("urgent"))
+    values["confidential"] = bool(form.get("confidential"))
+    try:
+        try:
+            kind = TicketType(values["type"])
+        except ValueError:
+            raise InvalidInput("请选择诉求类型", field="type") from None
+        new = NewTicket(content=values["content"], type=kind,
+                        category=values["category"] or None, district=values["district"] or None,
+                        address=values["address"] or None,
+                        caller_name=values["caller_name"] or None,
+                        caller_phone=values["caller_phone"] or None,
+                        call_id=values["call_id"] or None, confidential=values["confidential"],
+                        urgency=Urgency.URGENT if values["urgent"] else Urgency.NORMAL)
+        created = await _service(request).create(principal(request), new)
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        status, message = _form_error(exc)
+        return await _agent_new(request, status=status, error=message, values=values)
+    return await _agent_new(request, status=201, values=values, created=created,
+                            done=f"工单 {created.view.ticket.number} 已受理，请确认派单")
+
+
+@routes.post(f"/tickets/{NUMBER}/dispatch")
+@allow(Role.AGENT)
+async def agent_dispatch_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    number = _number(request)
+    try:
+        unit = _field(form, "unit_code", 32)
+        if not unit:
+            raise InvalidInput("请选择承办单位", field="unit_code")
+        await _service(request).dispatch(principal(request), number, unit,
+                                         version=_version(form))
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        status, message = _form_error(exc)
+        return await _agent_new(request, status=status, error=f"工单 {number}：{message}",
+                                values={})
+    raise web.HTTPSeeOther(f"/tickets/new?dispatched={number}")
+
+
+async def _callbacks(request: web.Request, status: int = 200, error: str | None = None,
+                     done: str | None = None) -> web.Response:
+    rows = await _service(request).callbacks_due(principal(request), 200)
+    return await page(request, "dispatch/agent_callbacks.html", status=status, tickets=rows,
+                      error=error, done=done, resolutions=[r.value for r in Resolution],
+                      satisfactions=[s.value for s in Satisfaction], **_page_context())
+
+
+@routes.get("/tickets/callbacks")
+@allow(Role.AGENT)
+async def agent_callbacks_page(request: web.Request) -> web.Response:
+    number = request.query.get("done", "")
+    return await _callbacks(request, done=f"工单 {number} 已回访" if number else None)
+
+
+@routes.post(f"/tickets/{NUMBER}/callback")
+@allow(Role.AGENT)
+async def agent_callback_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    number = _number(request)
+    try:
+        try:
+            resolution = Resolution(_field(form, "resolution"))
+            satisfaction = Satisfaction(_field(form, "satisfaction"))
+        except ValueError:
+            raise InvalidInput("请选择是否解决和满意度", field="resolution") from None
+        await _service(request).callback(principal(request), number, resolution, satisfaction,
+                                         _field(form, "note", 2000) or None, _version(form))
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        status, message = _form_error(exc)
+        return await _callbacks(request, status=status, error=f"工单 {number}：{message}")
+    raise web.HTTPSeeOther(f"/tickets/callbacks?done={number}")
+
+
+REVIEW_DONE = {"redispatch": "已改派", "send-back": "已驳回退单", "approve": "已同意延期",
+               "refuse": "已不同意延期", "reopen": "已重办", "close": "已办结"}
+
+
+async def _review(request: web.Request, status: int = 200, error: str | None = None,
+                  done: str | None = None) -> web.Response:
+    queue = await _service(request).review_queue(principal(request))
+    units = await unit_service.list_units(request.app[DB], principal(request))
+    return await page(request, "dispatch/manager_review.html", status=status, queue=queue,
+                      units=units, error=error, done=done, **_page_context())
+
+
+@routes.get("/tickets/review")
+@allow(Role.MANAGER)
+async def manager_review_page(request: web.Request) -> web.Response:
+    number, action = request.query.get("number", ""), request.query.get("done", "")
+    label = REVIEW_DONE.get(action)
+    return await _review(request, done=f"工单 {number} {label}" if label and number else None)
+
+
+@routes.post(f"/tickets/{NUMBER}/review/"
+             "{action:redispatch|send-back|approve|refuse|reopen|close}")
+@allow(Role.MANAGER)
+async def manager_review_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    action, number = request.match_info["action"], _number(request)
+    who, service = principal(request), _service(request)
+    note, version = _field(form, "note", 2000) or None, _version(form)
+    try:
+        if action == "redispatch":
+            unit = _field(form, "unit_code", 32)
+            if not unit:
+                raise InvalidInput("请选择承办单位", field="unit_code")
+            await service.redispatch(who, number, unit, (), moment(_field(form, "due") or None,
+                                                                  "due"), note, version)
+        elif action == "send-back":
+            await service.send_back(who, number, note, version)
+        elif action == "approve":
+            await service.approve_extension(who, number, moment(_field(form, "due") or None,
+                                                                "due"), note, version)
+        elif action == "refuse":
+            await service.refuse_extension(who, number, note, version)
+        elif action == "reopen":
+            await service.reopen(who, number, _field(form, "unit_code", 32) or None, None,
+                                 moment(_field(form, "due") or None, "due"), note, version)
+        else:
+            await service.close(who, number, note, version)
+    except (Conflict, InvalidInput, PermissionDenied) as exc:
+        status, message = _form_error(exc)
+        return await _review(request, status=status, error=f"工单 {number}：{message}")
+    raise web.HTTPSeeOther(f"/tickets/review?done={action}&number={number}")
+
+
 # --- wiring ---------------------------------------------------------------------------------------
 
 def setup(app: web.Application) -> None:
