@@ -2,7 +2,7 @@
 
 Candidates: open tickets of the last 30 days in the same district or of the same category.
 Text similarity with rapidfuzz over overlapping character pairs: rapidfuzz's token scorers split
-on spaces, so unspaced Chinese would be compared as one token (../shared/LIBRARIES.md); pairs
+on spaces, so unspaced Chinese would be compared as one token (the shared folder's LIBRARIES.md); pairs
 joined by spaces make the comparison insensitive to word order ("噪音扰民 施工" vs "施工噪音").
 """
 

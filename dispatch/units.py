@@ -1,6 +1,6 @@
 """Responsible units (承办单位): parsing directory files, importing them, reading them.
 
-File format: `../shared/units/units.json` — a JSON array of objects with code, name, kind,
+File format: `the shared folder's units/units.json` — a JSON array of objects with code, name, kind,
 parent, district, categories, keywords, contact, default_deadline_workdays. A JSON Lines file
 with one such object per line is accepted too. Imports are all-or-nothing unless `partial`.
 """

@@ -1,7 +1,7 @@
 """Database: declarative base, portable column types, engine and transactions, migrations.
 
 SQLite is the default store, PostgreSQL the scale-out one; both run the whole test suite.
-Measured here (../shared/LIBRARIES.md): aiosqlite with default settings loses concurrent
+Measured here (the shared folder's LIBRARIES.md): aiosqlite with default settings loses concurrent
 read-then-write updates without an error. Hence: WAL, busy_timeout, foreign_keys=ON, and every
 writing transaction on SQLite starts with BEGIN IMMEDIATE (`Database.write()`), so the
 write lock is taken before the read. On PostgreSQL writers use row locks (`with_for_update`).

@@ -1,7 +1,7 @@
 """JSON Lines import and export of articles in the shared exchange format.
 
 One article per line: {"id", "title", "questions", "answer", "category", "unit", "basis",
-"time_limit", "materials", "fee", "contact", "updated_at"} as in `../shared/kb/articles.jsonl`,
+"time_limit", "materials", "fee", "contact", "updated_at"} as in `the shared folder's kb/articles.jsonl`,
 plus optional "keywords", "status" (draft / published / retired; default published) and
 "policy_changed_at". Export writes the same fields, so an export imports back unchanged.
 

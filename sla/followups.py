@@ -1,6 +1,6 @@
 """Follow-ups (催办, 督办, 签收超时, 待回访): rows of our own table, and the pump that acts on them.
 
-Measured here (../shared/LIBRARIES.md): an APScheduler job store must not be shared between
+Measured here (the shared folder's LIBRARIES.md): an APScheduler job store must not be shared between
 processes, and its default misfire grace silently drops jobs due while the process was down.
 So the deadlines are rows in `followups`, written by `sync()` in the same transaction as the
 ticket change that sets them (one row per ticket and kind). Each process runs one APScheduler
