@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from hotline.config import ConfigError, Settings, load_settings
-from hotline.errors import DomainError
+from hotline.errors import DomainError, ImportRejected
 
 FEATURE_CLIS: tuple[str, ...] = ("knowledge_base.cli", "dispatch.cli", "hotline.telephony.cli", "sla.cli")
 
@@ -100,7 +100,7 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 # --- units -------------------------------------------------------------------------------------
 
 def cmd_units_import(args: argparse.Namespace) -> int:
-    from dispatch.units import ImportRejected, import_units
+    from dispatch.units import import_units
 
     path = Path(args.file)
     try:
@@ -108,19 +108,26 @@ def cmd_units_import(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"cannot read {path}: {exc}", file=sys.stderr)
         return 2
+    return report_import(str(path), lambda: asyncio.run(_with_db(
+        settings_from(args), lambda db: import_units(db, "cli", text, args.partial))),
+        lambda r: f"units: {r.created} created, {r.updated} updated, {len(r.skipped)} skipped")
+
+
+def report_import(source: str, run: Callable[[], Any], summary: Callable[[Any], str],
+                  noun: str = "row") -> int:
+    """Runs an import and reports it the same way for every kind of file: each bad row as
+    `FILE:LINE: message` on stderr; exit 1 when the file was rejected as a whole."""
     try:
-        result = asyncio.run(_with_db(settings_from(args),
-                                      lambda db: import_units(db, "cli", text, args.partial)))
+        result = run()
     except ImportRejected as exc:
         for err in exc.errors:
-            print(f"{path}:{err.line}: {err.message}", file=sys.stderr)
-        print(f"{len(exc.errors)} bad row(s); nothing imported (use --partial to import the "
-              "good rows)", file=sys.stderr)
+            print(f"{source}:{err.line}: {err.message}", file=sys.stderr)
+        print(f"{len(exc.errors)} bad {noun}(s); nothing imported (use --partial to import the "
+              f"good {noun}s)", file=sys.stderr)
         return 1
     for err in result.skipped:
-        print(f"{path}:{err.line}: skipped: {err.message}", file=sys.stderr)
-    print(f"units: {result.created} created, {result.updated} updated, "
-          f"{len(result.skipped)} skipped")
+        print(f"{source}:{err.line}: skipped: {err.message}", file=sys.stderr)
+    print(summary(result))
     return 0
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from hotline.cli import _with_db, settings_from
+from hotline.cli import _with_db, report_import, settings_from
 from knowledge_base.models import ARTICLE_STATUSES
 
 
@@ -59,7 +59,7 @@ def _read_text(name: str) -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from knowledge_base.importer import ImportRejected, import_articles
+    from knowledge_base.importer import import_articles
 
     try:
         text = _read_text(args.file)
@@ -67,20 +67,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     status = "draft" if args.draft else "published"
-    try:
-        result = asyncio.run(_with_db(settings_from(args), lambda db: import_articles(
-            db, "cli", text, partial=args.partial, default_status=status)))
-    except ImportRejected as exc:
-        for err in exc.errors:
-            print(f"{args.file}:{err.line}: {err.message}", file=sys.stderr)
-        print(f"{len(exc.errors)} bad line(s); nothing imported (use --partial to import the "
-              "good lines)", file=sys.stderr)
-        return 1
-    for err in result.skipped:
-        print(f"{args.file}:{err.line}: skipped: {err.message}", file=sys.stderr)
-    print(f"articles: {len(result.created)} created, {len(result.updated)} updated, "
-          f"{result.unchanged} unchanged, {len(result.skipped)} skipped")
-    return 0
+    return report_import(str(args.file), lambda: asyncio.run(_with_db(
+        settings_from(args), lambda db: import_articles(
+            db, "cli", text, partial=args.partial, default_status=status))),
+        lambda r: f"articles: {len(r.created)} created, {len(r.updated)} updated, "
+                  f"{r.unchanged} unchanged, {len(r.skipped)} skipped", noun="line")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
