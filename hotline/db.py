@@ -158,6 +158,7 @@ MODEL_MODULES = (
     "hotline.models",
     "dispatch.models",
     "knowledge_base.models",
+    "hotline.telephony.models",
 )
 
 

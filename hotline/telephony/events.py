@@ -525,3 +525,56 @@ def parse_frame(frame: bytes) -> dict[str, str]:
         if sep:
             headers[key] = value
     return headers
+
+
+# --- QueueStatus / CoreShowChannels answers -------------------------------------------------------
+
+_LIST_ITEMS = (QueueParams, QueueMember, QueueEntry, QueueStatusComplete, CoreShowChannel,
+               CoreShowChannelsComplete)
+
+
+class ResyncLists:
+    """Gathers the items of the `CoreShowChannels` and `QueueStatus` answers (events carrying the
+    action's ActionID, ended by `...Complete`) into one `Resync`, built when both are complete.
+
+    The listener marks the lists it asked for (`start`); rebuilding from stored raw events
+    (`auto=True`) takes any list item that carries an ActionID."""
+
+    def __init__(self, auto: bool = False) -> None:
+        self._auto = auto
+        self._items: dict[str, list[AmiEvent]] = {}
+        self._complete: dict[type, str] = {}
+        self._channels_ts: float | None = None
+
+    def start(self, action_id: str) -> None:
+        self._items[action_id] = []
+
+    def reset(self) -> None:
+        self._items.clear()
+        self._complete.clear()
+
+    def wants(self, action_id: str | None, event: AmiEvent) -> bool:
+        if action_id is None:
+            return False
+        return action_id in self._items or (self._auto and isinstance(event, _LIST_ITEMS))
+
+    def collect(self, action_id: str, event: AmiEvent) -> Resync | None:
+        """Take one list item; the Resync once both lists are complete."""
+        if isinstance(event, (QueueStatusComplete, CoreShowChannelsComplete)):
+            self._complete[type(event)] = action_id
+            if isinstance(event, CoreShowChannelsComplete):
+                self._channels_ts = event.ts
+            if len(self._complete) < 2:
+                return None
+            items = [e for aid in self._complete.values() for e in self._items.get(aid, ())]
+            # Lists of an earlier connection that never completed are dropped with these.
+            self.reset()
+            return Resync(
+                event.ts,
+                tuple(e for e in items if isinstance(e, QueueEntry)),
+                tuple(e for e in items if isinstance(e, QueueMember)),
+                tuple(e for e in items if isinstance(e, CoreShowChannel)),
+                self._channels_ts,
+            )
+        self._items.setdefault(action_id, []).append(event)
+        return None

@@ -167,6 +167,7 @@ class _Bridge:
 
 
 Handler = Callable[[ev.AmiEvent], None]
+RawHandler = Callable[[str, Mapping[str, str], float], None]
 
 
 class AmiListener:
@@ -180,16 +181,14 @@ class AmiListener:
         self.stats = ListenerStats()
         self.connected = asyncio.Event()
         self._handlers: list[Handler] = []
-        self._raw_handlers: list[Callable[[str, Mapping[str, str]], None]] = []
+        self._raw_handlers: list[RawHandler] = []
         self._task: asyncio.Task[None] | None = None
         self._client: _Client | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[Mapping[str, str]]] = {}
-        self._lists: dict[str, list[ev.AmiEvent]] = {}
-        self._resync: dict[str, str] = {}
+        self._lists = ev.ResyncLists()
         self._resynced: asyncio.Future[None] | None = None
-        self._channels_ts: float | None = None
         self._seen: set[tuple] = set()
         self._seen_order: collections.deque[tuple] = collections.deque()
         self._stopping = False
@@ -211,10 +210,12 @@ class AmiListener:
         self._handlers.append(handler)
         return lambda: self._handlers.remove(handler) if handler in self._handlers else None
 
-    def subscribe_raw(self, handler: Callable[[str, Mapping[str, str]], None]) -> Callable[[], None]:
-        """Call `handler(name, headers)` for every tracked event as received (before parsing,
-        also those that fail to parse; duplicates after a reconnect excluded): what storage
-        appends so that records can be recomputed with `events.parse` and `calls.fold`."""
+    def subscribe_raw(self, handler: RawHandler) -> Callable[[], None]:
+        """Call `handler(name, headers, received_at)` for every tracked event as received (before
+        parsing, also those that fail to parse; duplicates after a reconnect excluded).
+        `received_at` is the PBX time the event is parsed with (its Timestamp, or for list items
+        without one the PBX clock estimated from the last Timestamp): what storage appends so
+        that records can be recomputed (`telephony.store.recompute`)."""
         self._raw_handlers.append(handler)
         return lambda: self._raw_handlers.remove(handler) if handler in self._raw_handlers else None
 
@@ -324,8 +325,7 @@ class AmiListener:
     async def _teardown(self) -> None:
         self._fail_pending(ConnectionLost("connection closed"))
         self._pending.clear()
-        self._lists.clear()
-        self._resync.clear()
+        self._lists.reset()
         client, writer = self._client, self._writer
         self._client = self._writer = None
         if client is not None and writer is not None:
@@ -407,7 +407,7 @@ class AmiListener:
             keys["Response"] = status
             future.set_result(keys)
         if keys.get("EventList", "").lower() == "start":
-            self._lists[action_id] = []
+            self._lists.start(action_id)
 
     def _on_event(self, name: str, headers: dict[str, str], received_at: float) -> None:
         stamp = headers.get("Timestamp")
@@ -428,7 +428,7 @@ class AmiListener:
                 received_at = pbx_ts + max(0.0, received_at - local_ts)
         for raw in self._raw_handlers:
             try:
-                raw(name, headers)
+                raw(name, headers, received_at)
             except Exception:  # noqa: BLE001
                 self.stats.handler_errors += 1
                 log.exception("AMI raw subscriber %r failed on %s", raw, name)
@@ -445,35 +445,15 @@ class AmiListener:
         if stamp is not None:
             self._clock = (event.ts, received_at)
         action_id = headers.get("ActionID")
-        if action_id is not None and action_id in self._lists:
-            self._collect(action_id, event)
+        if self._lists.wants(action_id, event):
+            resync = self._lists.collect(action_id, event)  # type: ignore[arg-type]
+            if resync is not None:
+                self.stats.resyncs += 1
+                self._dispatch(resync)
+                if self._resynced is not None and not self._resynced.done():
+                    self._resynced.set_result(None)
             return
         self._dispatch(event)
-
-    def _collect(self, action_id: str, event: ev.AmiEvent) -> None:
-        if isinstance(event, (ev.QueueStatusComplete, ev.CoreShowChannelsComplete)):
-            self._resync[type(event).__name__] = action_id
-            if isinstance(event, ev.CoreShowChannelsComplete):
-                self._channels_ts = event.ts
-            if len(self._resync) == 2:
-                self._apply_resync(event.ts)
-            return
-        self._lists[action_id].append(event)
-
-    def _apply_resync(self, ts: float) -> None:
-        items = [e for aid in self._resync.values() for e in self._lists.pop(aid, [])]
-        self._resync.clear()
-        resync = ev.Resync(
-            ts,
-            tuple(e for e in items if isinstance(e, ev.QueueEntry)),
-            tuple(e for e in items if isinstance(e, ev.QueueMember)),
-            tuple(e for e in items if isinstance(e, ev.CoreShowChannel)),
-            self._channels_ts,
-        )
-        self.stats.resyncs += 1
-        self._dispatch(resync)
-        if self._resynced is not None and not self._resynced.done():
-            self._resynced.set_result(None)
 
     def _dispatch(self, event: ev.AmiEvent) -> None:
         self.stats.dispatched += 1

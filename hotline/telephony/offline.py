@@ -7,16 +7,18 @@ import asyncio
 import time
 from pathlib import Path
 
-from hotline.telephony.listener import AmiListener, ConnectionLost, ListenerOptions
+from hotline.telephony.listener import AmiListener, ConnectionLost, ListenerOptions, RawHandler
 from hotline.telephony.replay import Capture, ReplayServer
 from hotline.telephony.tracker import CallTracker
 
 
 async def track_capture(capture: Capture | str | Path, *, timeout_s: float = 300.0,
                         options: ListenerOptions | None = None,
+                        tracker: CallTracker | None = None, raw: RawHandler | None = None,
                         **server_options: object) -> tuple[CallTracker, AmiListener]:
     """Replay `capture` at full speed (unless `server_options` say otherwise) to a listener
-    and return the tracker fed by it once every event of the capture has been handled."""
+    and return the tracker fed by it once every event of the capture has been handled.
+    `raw` also receives every raw event (storage)."""
     if not isinstance(capture, Capture):
         capture = Capture.load(capture)
     server_options.setdefault("speed", 0.0)
@@ -24,8 +26,10 @@ async def track_capture(capture: Capture | str | Path, *, timeout_s: float = 300
     host, port = await server.start("127.0.0.1", 0)
     listener = AmiListener(host, port, "hotline", "replay",
                            options or ListenerOptions(backoff_initial_s=0.05, backoff_max_s=1.0))
-    tracker = CallTracker()
+    tracker = tracker or CallTracker()
     listener.subscribe(tracker)
+    if raw is not None:
+        listener.subscribe_raw(raw)
     deadline = time.monotonic() + timeout_s
     await listener.start()
     try:

@@ -132,7 +132,7 @@ async def test_raw_events_recompute_the_same_records(busy_dir: Path) -> None:
     listener = AmiListener(host, port, "u", "p", ListenerOptions(backoff_initial_s=0.05))
     raw: list[tuple[str, dict]] = []
     tracker = CallTracker()
-    listener.subscribe_raw(lambda name, headers: raw.append((name, dict(headers))))
+    listener.subscribe_raw(lambda name, headers, at: raw.append((name, dict(headers))))
     listener.subscribe(tracker)
     await listener.start()
     try:

@@ -1,0 +1,298 @@
+"""Storage of call tracking (outbound adapter): raw AMI events appended as received, call
+records upserted by the caller channel's Uniqueid, the missed-call callback list kept in step,
+all in one transaction per batch.
+
+    store = CallStore(db, source="pbx1:5038")
+    listener.subscribe_raw(store.on_raw)
+    tracker = CallTracker(on_record=store.on_record)
+    task = asyncio.create_task(store.run())     # flushes every `interval_s` or `batch` events
+    ...
+    await store.close()                         # the last flush
+
+Batches are what makes storage keep up with a busy PBX (tens of thousands of events a second
+on SQLite): one INSERT of many rows per flush instead of a transaction per event. A failed
+flush keeps its batch in memory and is retried: the PBX does not wait for us, and events are
+not dropped because the database was briefly locked or restarting.
+
+`recompute` folds the stored raw events again, with the same parser and state machine as the
+live path: its records equal the stored ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hotline.db import Database
+from hotline.telephony import calls
+from hotline.telephony import events as ev
+from hotline.telephony.calls import CallRecord, CallState, RingAttempt
+from hotline.telephony.callbacks import Missed, missed_after
+from hotline.telephony.models import AmiEventRow, CallRow, MissedCallback
+
+log = logging.getLogger(__name__)
+
+UTC = dt.timezone.utc
+
+
+def _at(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, UTC)
+
+
+# --- record <-> row ---------------------------------------------------------------------------
+
+_ROW_FIELDS = ("uniqueid", "linkedid", "queue", "caller", "dialled", "outcome", "enter_ts",
+               "end_ts", "connect_ts", "agent", "hold_s", "ring_s", "wait_s", "talk_s",
+               "ended_by", "exit_reason", "resynced")
+
+
+def record_values(record: CallRecord, source: str) -> dict[str, Any]:
+    values = {name: getattr(record, name) for name in _ROW_FIELDS}
+    values.update(source=source, enter_at=_at(record.enter_ts),
+                  attempts=[asdict(a) for a in record.attempts],
+                  stored_at=dt.datetime.now(UTC))
+    return values
+
+
+def record_of(row: CallRow) -> CallRecord:
+    return CallRecord(
+        **{name: getattr(row, name) for name in _ROW_FIELDS},
+        attempts=tuple(RingAttempt(**a) for a in row.attempts or ()),
+    )
+
+
+# --- recompute --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    name: str
+    headers: Mapping[str, str]
+    received_at: float
+
+
+def fold_raw(raw: Iterable[StoredEvent]) -> tuple[CallState, list[CallRecord]]:
+    """The call state and finished records from raw events in arrival order, exactly as the
+    listener handed them to the state machine (list answers gathered into Resyncs)."""
+    lists = ev.ResyncLists(auto=True)
+    state = CallState()
+    records: list[CallRecord] = []
+    skipped = 0
+    for item in raw:
+        try:
+            event = ev.parse(item.name, item.headers, item.received_at)
+        except ev.ParseError:
+            skipped += 1
+            continue
+        if event is None:
+            continue
+        action_id = item.headers.get("ActionID")
+        if lists.wants(action_id, event):
+            event = lists.collect(action_id, event)  # type: ignore[arg-type]
+            if event is None:
+                continue
+        state = calls.apply(state, event)
+        if state.finished:
+            records.extend(state.finished)
+    if skipped:
+        log.info("recompute: %d stored events did not parse (as when received)", skipped)
+    return state, records
+
+
+async def stored_events(db: Database, source: str | None = None,
+                        chunk: int = 20_000) -> AsyncIterator[StoredEvent]:
+    """The stored raw events in arrival order, read in chunks (bounded memory)."""
+    last = 0
+    while True:
+        query = select(AmiEventRow.id, AmiEventRow.name, AmiEventRow.headers,
+                       AmiEventRow.received_at).where(AmiEventRow.id > last)
+        if source is not None:
+            query = query.where(AmiEventRow.source == source)
+        async with db.read() as s:
+            rows = (await s.execute(query.order_by(AmiEventRow.id).limit(chunk))).all()
+        if not rows:
+            return
+        for row in rows:
+            yield StoredEvent(row.name, json.loads(row.headers), row.received_at)
+        last = rows[-1].id
+
+
+async def recompute(db: Database, source: str | None = None) -> list[CallRecord]:
+    """Finished call records rebuilt from the stored raw events."""
+    collected = [e async for e in stored_events(db, source)]
+    _, records = fold_raw(collected)
+    return records
+
+
+async def load_records(db: Database, source: str | None = None,
+                       since: dt.datetime | None = None,
+                       until: dt.datetime | None = None) -> list[CallRecord]:
+    """Stored call records, by queue entry time."""
+    query = select(CallRow)
+    if source is not None:
+        query = query.where(CallRow.source == source)
+    if since is not None:
+        query = query.where(CallRow.enter_at >= since)
+    if until is not None:
+        query = query.where(CallRow.enter_at < until)
+    async with db.read() as s:
+        rows = (await s.execute(query.order_by(CallRow.enter_ts))).scalars().all()
+    return [record_of(r) for r in rows]
+
+
+# --- the writer -------------------------------------------------------------------------------
+
+class CallStore:
+    """Buffers raw events and finished records from the listener (on the loop, never blocking
+    it) and writes them in batches."""
+
+    def __init__(self, db: Database, source: str, *, batch: int = 5000,
+                 interval_s: float = 0.25, warn_backlog: int = 200_000) -> None:
+        self.db = db
+        self.source = source
+        self.batch = batch
+        self.interval_s = interval_s
+        self.warn_backlog = warn_backlog
+        self._events: list[dict[str, Any]] = []
+        self._records: list[CallRecord] = []
+        self._kick = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.stored_events = 0
+        self.stored_records = 0
+        self.failed_flushes = 0
+        self._warned = False
+
+    # Subscribers: called on the loop by the listener / tracker.
+
+    def on_raw(self, name: str, headers: Mapping[str, str], received_at: float) -> None:
+        self._events.append({"source": self.source, "received_at": received_at, "name": name,
+                             "headers": json.dumps(headers, ensure_ascii=False,
+                                                   separators=(",", ":"))})
+        if len(self._events) >= self.batch:
+            self._kick.set()
+
+    def on_record(self, record: CallRecord) -> None:
+        self._records.append(record)
+        self._kick.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._events) + len(self._records)
+
+    async def run(self) -> None:
+        """Flush until cancelled; flushes what is left when cancelled."""
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._kick.wait(), self.interval_s)
+                except asyncio.TimeoutError:
+                    pass
+                self._kick.clear()
+                # A stop arriving mid-write must not abort the transaction half-way.
+                await asyncio.shield(self.flush())
+        finally:
+            await self.flush()
+
+    async def close(self) -> None:
+        await self.flush()
+
+    async def flush(self) -> bool:
+        """Write what is buffered in one transaction. False (and the batch kept for the next
+        try) when the database refused it."""
+        async with self._lock:
+            events, records = self._events, self._records
+            if not events and not records:
+                return True
+            self._events, self._records = [], []
+            try:
+                async with self.db.write() as s:
+                    if events:
+                        await s.execute(insert(AmiEventRow), events)
+                    if records:
+                        await self._upsert(s, records)
+                        await _update_callbacks(s, records)
+            except BaseException as exc:  # keep the batch, retry on the next flush
+                self._events = events + self._events
+                self._records = records + self._records
+                if not isinstance(exc, Exception):
+                    raise
+                self.failed_flushes += 1
+                log.error("storing %d AMI events and %d call records failed (kept for retry): %s",
+                          len(events), len(records), exc)
+                if self.backlog > self.warn_backlog and not self._warned:
+                    self._warned = True
+                    log.critical("call storage backlog of %d items in memory", self.backlog)
+                return False
+            self._warned = False
+            self.stored_events += len(events)
+            self.stored_records += len(records)
+            return True
+
+    async def _upsert(self, s: AsyncSession, records: Sequence[CallRecord]) -> None:
+        latest: dict[str, dict[str, Any]] = {}
+        for r in records:  # a later record of the same call supersedes an earlier one
+            latest[r.uniqueid] = record_values(r, self.source)
+        values = list(latest.values())
+        dialect = s.bind.dialect.name
+        stmt = (postgresql.insert(CallRow) if dialect == "postgresql" else sqlite.insert(CallRow))
+        updated = {c: getattr(stmt.excluded, c) for c in values[0] if c != "uniqueid"}
+        await s.execute(stmt.on_conflict_do_update(index_elements=["uniqueid"], set_=updated),
+                        values)
+
+
+async def _update_callbacks(s: AsyncSession, records: Sequence[CallRecord]) -> None:
+    """Keep the open callbacks in step with the calls just finished (same transaction)."""
+    callers = {r.caller for r in records}
+    rows = (await s.execute(
+        select(MissedCallback).where(MissedCallback.status == "open",
+                                     MissedCallback.caller.in_(callers))
+    )).scalars().all()
+    open_rows = {row.caller: row for row in rows}
+    for record in records:
+        row = open_rows.get(record.caller)
+        before = _missed_of(row)
+        after = missed_after(before, record)
+        if after == before:
+            continue
+        if row is None:
+            assert after is not None
+            row = MissedCallback(caller=after.caller, status="open", missed_count=after.count,
+                                 first_uniqueid=after.first_uniqueid,
+                                 last_uniqueid=after.last_uniqueid,
+                                 first_missed_ts=after.first_ts, last_missed_ts=after.last_ts,
+                                 first_missed_at=_at(after.first_ts),
+                                 longest_wait_s=after.longest_wait_s, attempts=0, version=1)
+            s.add(row)
+            open_rows[record.caller] = row
+        elif after is None:  # the caller got through: nobody needs to call back
+            row.status, row.outcome = "closed", "called_in"
+            row.closed_by, row.closed_at = record.uniqueid, _at(record.connect_ts or record.enter_ts)
+            row.version += 1
+            del open_rows[record.caller]
+        else:
+            row.missed_count, row.last_uniqueid = after.count, after.last_uniqueid
+            row.last_missed_ts, row.longest_wait_s = after.last_ts, after.longest_wait_s
+            row.version += 1
+    await s.flush()
+
+
+def _missed_of(row: MissedCallback | None) -> Missed | None:
+    if row is None:
+        return None
+    return Missed(row.caller, row.missed_count, row.first_uniqueid, row.last_uniqueid,
+                  row.first_missed_ts, row.last_missed_ts, row.longest_wait_s)
+
+
+async def counts(db: Database) -> dict[str, int]:
+    async with db.read() as s:
+        events = (await s.execute(select(func.count()).select_from(AmiEventRow))).scalar_one()
+        records = (await s.execute(select(func.count()).select_from(CallRow))).scalar_one()
+    return {"events": events, "calls": records}
+
