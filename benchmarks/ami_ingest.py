@@ -1,10 +1,14 @@
 """AMI ingest benchmark: events/s through the listener (asterisk-ami client, thread bridge, typed
-parse, dedupe, call + live state machines) against the bare asterisk-ami client, on one stream.
+parse, dedupe, call + live state machines) against the bare asterisk-ami client, on one stream,
+and the same again with storage (raw events appended, call records upserted: CallStore).
 
 A capture is looped (shifted Timestamps, fresh Uniqueids) to >= --events events and served over
-TCP by a replay server in another process at full speed. Storage is not part of this yet.
+TCP by a replay server in another process at full speed. The storage pass runs on a fresh SQLite
+file in a temporary directory, or with --database-url on that database (PostgreSQL: in a schema
+of its own, dropped afterwards).
 
     PYTHONPATH=. .venv/bin/python benchmarks/ami_ingest.py [--capture ../shared/ami-traces/busy]
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -16,19 +20,27 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import tracemalloc
+import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from asterisk.ami import AMIClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
+from hotline.db import Database, upgrade  # noqa: E402
 from hotline.telephony.listener import AmiListener, ListenerOptions  # noqa: E402
 from hotline.telephony.replay import Capture, ReplayServer  # noqa: E402
+from hotline.telephony.store import CallStore, counts  # noqa: E402
 from hotline.telephony.tracker import CallTracker  # noqa: E402
 
 DEFAULT_CAPTURE = ROOT.parent / "shared" / "ami-traces" / "busy"
@@ -139,11 +151,154 @@ async def listener_run(capture: Capture, total: int, trace: bool) -> dict[str, o
     }
 
 
+class BenchDatabase:
+    """A fresh, migrated database for one storage pass: a SQLite file in a temporary directory,
+    or a schema of its own on a PostgreSQL server (dropped by `drop`)."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.schema: str | None = None
+        self.tmpdir: str | None = None
+        self.sqlite_file: Path | None = None
+        self.connect_args: dict[str, Any] = {}
+
+    async def create(self) -> Database:
+        if self.url is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="ami-ingest-")
+            self.sqlite_file = Path(self.tmpdir) / "bench.db"
+            self.url = f"sqlite+aiosqlite:///{self.sqlite_file}"
+        elif make_url(self.url).get_backend_name() == "postgresql":
+            self.schema = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            await self._admin(f'CREATE SCHEMA "{self.schema}"')
+            self.connect_args = {"server_settings": {"search_path": self.schema}}
+        elif make_url(self.url).get_backend_name() == "sqlite":
+            database = make_url(self.url).database
+            self.sqlite_file = Path(database) if database and database != ":memory:" else None
+        db = Database.from_url(self.url, connect_args=self.connect_args)
+        await upgrade(db)
+        return db
+
+    async def _admin(self, sql: str) -> None:
+        assert self.url is not None
+        admin = Database.from_url(self.url)
+        try:
+            async with admin.engine.begin() as conn:
+                await conn.execute(text(sql))
+        finally:
+            await admin.dispose()
+
+    def size_mib(self) -> float | None:
+        """The SQLite database's size on disk (with its WAL, if any is left)."""
+        if self.sqlite_file is None:
+            return None
+        files = [self.sqlite_file, Path(f"{self.sqlite_file}-wal")]
+        return round(sum(f.stat().st_size for f in files if f.exists()) / 2**20, 1)
+
+    async def drop(self) -> None:
+        if self.schema is not None:
+            await self._admin(f'DROP SCHEMA "{self.schema}" CASCADE')
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+async def storage_run(capture: Capture, total: int, database_url: str | None, batch: int,
+                      interval_s: float) -> dict[str, object]:
+    """The listener with storage: raw events and finished records written by CallStore. Timed
+    from the first event to everything stored (listener synced, last flush done, backlog 0)."""
+    bench_db = BenchDatabase(database_url)
+    db = await bench_db.create()
+    try:
+        return await _storage_pass(capture, total, db, bench_db, batch, interval_s)
+    finally:
+        await db.dispose()
+        await bench_db.drop()
+
+
+async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: BenchDatabase,
+                        batch: int, interval_s: float) -> dict[str, object]:
+    server = ServerProcess(capture)
+    listener = AmiListener("127.0.0.1", server.port, "bench", "bench",
+                           ListenerOptions(ping_interval_s=30.0, ping_timeout_s=30.0,
+                                           resync_timeout_s=60.0))
+    store = CallStore(db, source=f"127.0.0.1:{server.port}", batch=batch, interval_s=interval_s)
+    tracker = CallTracker(on_record=store.on_record, keep=False)
+    raw_count = 0
+    first_event = 0.0
+
+    def count_raw(name: str, headers: object, received_at: float) -> None:
+        nonlocal raw_count, first_event
+        if not raw_count:
+            first_event = time.perf_counter()
+        raw_count += 1
+
+    listener.subscribe_raw(count_raw)
+    listener.subscribe_raw(store.on_raw)
+    listener.subscribe(tracker)
+    memory: list[dict[str, float]] = []
+
+    def sample(label: str) -> None:
+        memory.append({"at": label, "events": listener.stats.events, "stored": store.stored_events,
+                       "backlog": store.backlog, "rss_mib": round(rss_mib(), 1)})
+
+    gc.collect()
+    sample("start")
+    writer = asyncio.create_task(store.run(), name="call-store")
+    t0 = time.perf_counter()
+    await listener.start()
+    marks = iter([total // 4, total // 2, 3 * total // 4])
+    mark = next(marks)
+    peak_backlog = 0
+    while listener.stats.events < total:
+        await asyncio.sleep(0.02)
+        peak_backlog = max(peak_backlog, store.backlog)
+        if mark is not None and listener.stats.events >= mark:
+            sample(f"{round(100 * mark / total)}%")
+            mark = next(marks, None)
+    streamed = time.perf_counter()
+    await listener.sync(300)   # every event sent has been handed to the subscribers
+    handled = time.perf_counter()
+    while store.backlog:       # the last flush (run() may be writing one right now: it waits)
+        if not await store.flush():
+            raise RuntimeError("storing the last batch failed")
+    stored = time.perf_counter()
+    sample("end")
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    await listener.stop()
+    server.stop()
+    in_db = await counts(db)
+    await db.dispose()
+    stats = listener.stats
+    start = first_event or t0
+    elapsed = stored - start
+    return {
+        "database": db.engine.dialect.name, "batch": batch, "interval_s": interval_s,
+        "events": stats.events, "raw_events": raw_count, "typed_events": stats.dispatched,
+        "stored_events": store.stored_events, "rows_ami_events": in_db["events"],
+        "calls_finished": tracker.finished, "stored_records": store.stored_records,
+        "rows_calls": in_db["calls"], "failed_flushes": store.failed_flushes,
+        "parse_errors": stats.parse_errors, "connects": stats.connects,
+        "events_check": raw_count == store.stored_events == in_db["events"],
+        "records_check": tracker.finished == store.stored_records == in_db["calls"],
+        "seconds": elapsed, "events_per_s": stats.events / elapsed,
+        "stored_events_per_s": store.stored_events / elapsed,
+        "seconds_streamed": streamed - start, "seconds_handled": handled - start,
+        "seconds_last_flush": stored - handled, "peak_backlog": peak_backlog,
+        "db_size_mib": bench_db.size_mib(), "memory": memory,
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--capture", default=str(DEFAULT_CAPTURE))
     p.add_argument("--events", type=int, default=500_000)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--database-url", default=None,
+                   help="database of the storage pass (default: a fresh SQLite file in a temp dir)")
+    p.add_argument("--store-batch", type=int, default=5000,
+                   help="CallStore batch: events buffered before a flush is kicked")
+    p.add_argument("--store-interval", type=float, default=0.25,
+                   help="CallStore interval_s: the longest wait between flushes")
     args = p.parse_args()
 
     original = Capture.load(args.capture)
@@ -155,6 +310,8 @@ def main() -> int:
     ours = asyncio.run(listener_run(capture, total, trace=False))
     bare_default = bare_client(capture, total, buffer_size=1024)
     bare_64k = bare_client(capture, total, buffer_size=65536)
+    stored = asyncio.run(storage_run(capture, total, args.database_url, args.store_batch,
+                                     args.store_interval))
     traced = asyncio.run(listener_run(capture, total, trace=True))
     best_bare = max(bare_default["events_per_s"], bare_64k["events_per_s"])
     result = {
@@ -163,8 +320,10 @@ def main() -> int:
         "bare_client_default_buffer": bare_default,
         "bare_client_64k_buffer": bare_64k,
         "listener_vs_best_bare": round(ours["events_per_s"] / best_bare, 3),  # type: ignore[operator]
+        "storage": stored,
         "memory_with_tracemalloc": traced["memory"],
-        "targets": {"parse_and_state_machine_events_per_s": 50_000, "vs_bare_client": 0.5},
+        "targets": {"parse_and_state_machine_events_per_s": 50_000, "vs_bare_client": 0.5,
+                    "with_storage_events_per_s": 20_000},
         "cpu_count": os.cpu_count(),
     }
     if args.json:
@@ -176,6 +335,21 @@ def main() -> int:
     print(f"bare asterisk-ami, 64 KiB reads:   {bare_64k['events_per_s']:,.0f} events/s")
     print(f"listener / best bare client:       {result['listener_vs_best_bare']}")
     print("memory (RSS):       " + ", ".join(f"{m['at']} {m['rss_mib']} MiB" for m in ours["memory"]))  # type: ignore[index,union-attr]
+    db_size = f", {stored['db_size_mib']} MiB file" if stored["db_size_mib"] is not None else ""
+    print(f"listener + storage ({stored['database']}):  {stored['events_per_s']:,.0f} events/s "
+          f"({stored['events']} events in {stored['seconds']:.2f} s, first event to all stored; "
+          f"batch {stored['batch']}, interval {stored['interval_s']} s)")
+    print(f"  handled by listener at {stored['seconds_handled']:.2f} s, last flush "
+          f"{stored['seconds_last_flush']:.2f} s, peak backlog {stored['peak_backlog']} items, "
+          f"{stored['failed_flushes']} failed flushes")
+    print(f"  stored: {stored['stored_events']} raw events ({stored['rows_ami_events']} rows) of "
+          f"{stored['raw_events']} dispatched: {'ok' if stored['events_check'] else 'MISMATCH'}; "
+          f"{stored['stored_records']} records ({stored['rows_calls']} rows) of "
+          f"{stored['calls_finished']} finished: {'ok' if stored['records_check'] else 'MISMATCH'}"
+          f"{db_size}")
+    print("  memory (RSS):     " + ", ".join(
+        f"{m['at']} {m['rss_mib']} MiB (backlog {m['backlog']})"
+        for m in stored["memory"]))  # type: ignore[index,union-attr]
     print("memory (traced):    " + ", ".join(f"{m['at']} {m['traced_kib']} KiB"
                                              for m in traced["memory"]))  # type: ignore[index,union-attr]
     return 0
