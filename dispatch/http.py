@@ -37,7 +37,7 @@ from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
 from hotline.web.pages import page
-from hotline.web.validation import json_body, path_int, query_int
+from hotline.web.validation import form_error, form_text, form_version, json_body, path_int, query_int
 from sla.calendar import END_OF_DAY, SHANGHAI
 from sla.followups import FollowupPump
 
@@ -626,18 +626,8 @@ async def unit_notification_read(request: web.Request) -> web.StreamResponse:
 
 # --- agent and manager pages (坐席 / 管理) --------------------------------------------------------
 
-def _form_error(exc: Exception) -> tuple[int, str]:
-    status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, PermissionDenied) else 400
-    return status, getattr(exc, "message", str(exc))
-
-
-def _version(form: Any) -> int | None:
-    raw = str(form.get("version", ""))
-    return int(raw) if raw.isdigit() else None
-
-
 def _field(form: Any, name: str, limit: int = MAX_CONTENT) -> str:
-    return str(form.get(name, "")).strip()[:limit]
+    return form_text(form, name, limit)
 
 
 async def _agent_new(request: web.Request, status: int = 200, error: str | None = None,
@@ -680,7 +670,7 @@ async def agent_new_submit(request: web.Request) -> web.StreamResponse:
                         urgency=Urgency.URGENT if values["urgent"] else Urgency.NORMAL)
         created = await _service(request).create(principal(request), new)
     except (Conflict, InvalidInput, PermissionDenied) as exc:
-        status, message = _form_error(exc)
+        status, message = form_error(exc)
         return await _agent_new(request, status=status, error=message, values=values)
     return await _agent_new(request, status=201, values=values, created=created,
                             done=f"工单 {created.view.ticket.number} 已受理，请确认派单")
@@ -696,9 +686,9 @@ async def agent_dispatch_submit(request: web.Request) -> web.StreamResponse:
         if not unit:
             raise InvalidInput("请选择承办单位", field="unit_code")
         await _service(request).dispatch(principal(request), number, unit,
-                                         version=_version(form))
+                                         version=form_version(form))
     except (Conflict, InvalidInput, PermissionDenied) as exc:
-        status, message = _form_error(exc)
+        status, message = form_error(exc)
         return await _agent_new(request, status=status, error=f"工单 {number}：{message}",
                                 values={})
     raise web.HTTPSeeOther(f"/tickets/new?dispatched={number}")
@@ -731,9 +721,9 @@ async def agent_callback_submit(request: web.Request) -> web.StreamResponse:
         except ValueError:
             raise InvalidInput("请选择是否解决和满意度", field="resolution") from None
         await _service(request).callback(principal(request), number, resolution, satisfaction,
-                                         _field(form, "note", 2000) or None, _version(form))
+                                         _field(form, "note", 2000) or None, form_version(form))
     except (Conflict, InvalidInput, PermissionDenied) as exc:
-        status, message = _form_error(exc)
+        status, message = form_error(exc)
         return await _callbacks(request, status=status, error=f"工单 {number}：{message}")
     raise web.HTTPSeeOther(f"/tickets/callbacks?done={number}")
 
@@ -765,7 +755,7 @@ async def manager_review_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     action, number = request.match_info["action"], _number(request)
     who, service = principal(request), _service(request)
-    note, version = _field(form, "note", 2000) or None, _version(form)
+    note, version = _field(form, "note", 2000) or None, form_version(form)
     try:
         if action == "redispatch":
             unit = _field(form, "unit_code", 32)
@@ -786,7 +776,7 @@ async def manager_review_submit(request: web.Request) -> web.StreamResponse:
         else:
             await service.close(who, number, note, version)
     except (Conflict, InvalidInput, PermissionDenied) as exc:
-        status, message = _form_error(exc)
+        status, message = form_error(exc)
         return await _review(request, status=status, error=f"工单 {number}：{message}")
     raise web.HTTPSeeOther(f"/tickets/review?done={action}&number={number}")
 

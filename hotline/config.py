@@ -28,6 +28,15 @@ class Policy:
     connect_rate_target: float = 0.80
     # GB/T 33358-2016 (政务热线服务规范) reference: 95 % connection rate over 24 hours.
     gbt33358_connect_rate_24h: float = 0.95
+    # Share of answered calls to pick up within `service_level_seconds` before the live board
+    # raises an alarm (the centre's own figure; the seed notice sets only the 15 s limit).
+    service_level_target: float = 0.80
+    # Live alarms look at the calls that entered the queue within this many minutes, and only
+    # once at least `alarm_min_offered` calls did (a single abandon is not an alarm).
+    alarm_window_minutes: int = 60
+    alarm_min_offered: int = 10
+    # Missed calls: a number is called back up to this many times before it counts unreachable.
+    callback_max_attempts: int = 3
     # Abandons at or under this many seconds may be excluded as "short abandons"; 0 = none excluded.
     short_abandon_seconds: int = 0
     # Work orders: default processing deadline in working days when a unit sets none.
@@ -98,6 +107,10 @@ _ENV: dict[str, tuple[str, str]] = {
     "HOTLINE_SERVICE_LEVEL_SECONDS": ("policy", "service_level_seconds"),
     "HOTLINE_CONNECT_RATE_TARGET": ("policy", "connect_rate_target"),
     "HOTLINE_SHORT_ABANDON_SECONDS": ("policy", "short_abandon_seconds"),
+    "HOTLINE_SERVICE_LEVEL_TARGET": ("policy", "service_level_target"),
+    "HOTLINE_ALARM_WINDOW_MINUTES": ("policy", "alarm_window_minutes"),
+    "HOTLINE_ALARM_MIN_OFFERED": ("policy", "alarm_min_offered"),
+    "HOTLINE_CALLBACK_MAX_ATTEMPTS": ("policy", "callback_max_attempts"),
     "HOTLINE_DEFAULT_DEADLINE_WORKDAYS": ("policy", "default_deadline_workdays"),
     "HOTLINE_ACKNOWLEDGE_HOURS": ("policy", "acknowledge_hours"),
     "HOTLINE_URGENT_DEADLINE_HOURS": ("policy", "urgent_deadline_hours"),
@@ -185,6 +198,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"ami.port: {s.ami.port} is not a TCP port")
     if not 0.0 < s.policy.connect_rate_target <= 1.0:
         raise ConfigError("policy.connect_rate_target must be in (0, 1]")
+    if not 0.0 < s.policy.service_level_target <= 1.0:
+        raise ConfigError("policy.service_level_target must be in (0, 1]")
+    if s.policy.alarm_window_minutes <= 0:
+        raise ConfigError("policy.alarm_window_minutes must be positive")
+    if s.policy.callback_max_attempts <= 0:
+        raise ConfigError("policy.callback_max_attempts must be positive")
     if s.policy.service_level_seconds <= 0:
         raise ConfigError("policy.service_level_seconds must be positive")
     if s.max_body_bytes < 1024:

@@ -51,3 +51,28 @@ def missed_after(missed: Missed | None, record: CallRecord) -> Missed | None:
     if record.outcome == ANSWERED and missed is not None and record.enter_ts >= missed.first_ts:
         return None
     return missed
+
+
+# --- an agent calling back -------------------------------------------------------------------------
+
+OUTCOMES_OF_ATTEMPT = ("reached", "no_answer", "invalid_number")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    attempts: int
+    closed: bool
+    outcome: str | None     # set when closed: reached | invalid_number | unreachable
+
+
+def after_attempt(attempts: int, outcome: str, max_attempts: int) -> AttemptResult:
+    """A callback attempt's effect: reaching the caller or a dead number closes the entry; an
+    unanswered call back leaves it open until `max_attempts` tries, then it is unreachable."""
+    if outcome not in OUTCOMES_OF_ATTEMPT:
+        raise ValueError(f"unknown callback outcome {outcome!r}")
+    attempts += 1
+    if outcome in ("reached", "invalid_number"):
+        return AttemptResult(attempts, True, outcome)
+    if attempts >= max_attempts:
+        return AttemptResult(attempts, True, "unreachable")
+    return AttemptResult(attempts, False, None)

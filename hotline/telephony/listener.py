@@ -268,6 +268,13 @@ class AmiListener:
             await asyncio.sleep(backoff * (0.8 + 0.4 * random.random()))
             backoff = min(backoff * 2, self.options.backoff_max_s)
 
+    def pbx_now(self) -> float:
+        """The PBX clock now: its last event Timestamp plus the local time elapsed since (the
+        local clock before any event). Live waits are measured on it: a replayed capture or a
+        PBX with a skewed clock still shows true waiting times."""
+        pbx_ts, local_ts = self._clock
+        return pbx_ts + max(0.0, time.time() - local_ts) if pbx_ts else time.time()
+
     async def wait_connected(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self.connected.wait(), timeout)
 

@@ -40,7 +40,7 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 # Feature packages plug in here: each module exposes `setup(app: web.Application) -> None`
 # that adds its routes (and cleanup contexts for its background services).
-FEATURES: tuple[str, ...] = ("knowledge_base.http", "dispatch.http")
+FEATURES: tuple[str, ...] = ("knowledge_base.http", "dispatch.http", "hotline.telephony.http")
 
 # Page templates: the shell's own, then each feature package's `templates/` folder.
 TEMPLATE_PACKAGES = ("hotline.web", "hotline.telephony", "knowledge_base", "dispatch", "sla")

@@ -6,7 +6,7 @@ from hotline.models import Role
 
 NAV: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.AGENT: (("/desk", "坐席工作台"), ("/tickets/new", "新建工单"), ("/tickets/callbacks", "回访"),
-                 ("/units", "承办单位")),
+                 ("/calls/missed", "未接回拨"), ("/units", "承办单位")),
     Role.UNIT_HANDLER: (("/unit", "本单位工单"), ("/unit/tickets", "工单办理")),
     Role.MANAGER: (("/dashboard", "运行监控"), ("/tickets/review", "工单审核"), ("/units", "承办单位"),
                    ("/kb/gaps", "知识缺口"), ("/audit", "审计日志")),

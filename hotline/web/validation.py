@@ -121,3 +121,24 @@ def path_int(request: web.Request, name: str) -> int:
         return int(request.match_info[name])
     except ValueError:
         raise web.HTTPNotFound() from None
+
+
+# --- browser forms ----------------------------------------------------------------------------
+
+def form_text(form: Any, name: str, limit: int) -> str:
+    """A form field, trimmed and bounded."""
+    return str(form.get(name, "")).strip()[:limit]
+
+
+def form_version(form: Any) -> int | None:
+    """The optimistic-lock version a form was rendered with (None when absent)."""
+    raw = str(form.get("version", ""))
+    return int(raw) if raw.isdigit() else None
+
+
+def form_error(exc: Exception) -> tuple[int, str]:
+    """HTTP status and message for a domain error shown back on the form's page."""
+    from hotline.errors import Conflict, PermissionDenied
+
+    status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, PermissionDenied) else 400
+    return status, getattr(exc, "message", str(exc))

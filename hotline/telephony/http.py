@@ -1,0 +1,264 @@
+"""Call tracking over HTTP: the live board and metrics (managers), the screen pop stream and the
+missed-call callback list (agents), call records.
+
+API (JSON under /api/v1/calls):
+  GET  /api/v1/calls/live                   callers waiting, agents' states (manager, agent)
+  GET  /api/v1/calls/metrics?bucket=hour    rolling 24 h, today per 15min|hour|day, alarms (manager)
+  GET  /api/v1/calls?caller=&limit=         stored call records, newest first (manager, agent)
+  GET  /api/v1/calls/pops                   Server-Sent Events: the agent's own calls (agent)
+  GET  /api/v1/calls/missed?status=open     missed callers to call back (agent, manager)
+  POST /api/v1/calls/missed/{id}/attempts   {"outcome", "note", "version"} (agent)
+Pages: /calls/missed (agents: 未接来电回拨); the manager's /dashboard shows the live board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+from sqlalchemy import select
+
+from hotline.auth import allow
+from hotline.errors import Conflict, InvalidInput, NotFound
+from hotline.models import Role, User
+from hotline.telephony import service
+from hotline.telephony.calls import CallRecord
+from hotline.telephony.models import CALLBACK_OUTCOMES
+from hotline.web.api import ok
+from hotline.web.keys import DB, SETTINGS, principal
+from hotline.web.pages import page
+from hotline.web.validation import form_error, form_text, form_version, json_body, path_int, query_int
+from sla.metrics import BUCKETS, CHINA_TZ
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+CENTER = web.AppKey("call_center", service.CallCenter)
+HERE = Path(__file__).parent
+# Keeps proxies and browsers from timing out an idle desk stream.
+SSE_PING_S = 15
+
+
+def center_of(request: web.Request) -> service.CallCenter | None:
+    return request.app.get(CENTER)
+
+
+async def _records(request: web.Request) -> tuple[list[CallRecord], float]:
+    center = center_of(request)
+    if center is not None:
+        return center.records(), center.now()
+    return await service.stored_records(request.app[DB]), service.wall_now()
+
+
+def _ts(ts: float | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, CHINA_TZ).isoformat(
+        timespec="seconds")
+
+
+def record_json(r: CallRecord) -> dict[str, Any]:
+    return {"uniqueid": r.uniqueid, "queue": r.queue, "caller": r.caller, "dialled": r.dialled,
+            "outcome": r.outcome, "enter_at": _ts(r.enter_ts), "end_at": _ts(r.end_ts),
+            "connect_at": _ts(r.connect_ts), "agent": r.agent, "hold_s": r.hold_s,
+            "ring_s": r.ring_s, "wait_s": r.wait_s, "talk_s": r.talk_s, "ended_by": r.ended_by,
+            "exit_reason": r.exit_reason, "in_progress": r.in_progress}
+
+
+# --- live board and metrics -------------------------------------------------------------------
+
+@routes.get("/api/v1/calls/live")
+@allow(Role.MANAGER, Role.AGENT)
+async def live(request: web.Request) -> web.Response:
+    center = center_of(request)
+    if center is None:
+        return ok({"enabled": False, "connected": False, "waiting": [], "agents": []})
+    return ok(center.board())
+
+
+@routes.get("/api/v1/calls/metrics")
+@allow(Role.MANAGER)
+async def call_metrics(request: web.Request) -> web.Response:
+    bucket = request.query.get("bucket", "hour")
+    if bucket not in BUCKETS:
+        raise InvalidInput(f"bucket must be one of {', '.join(BUCKETS)}", field="bucket")
+    records, now = await _records(request)
+    return ok(service.dashboard_metrics(records, now, request.app[SETTINGS].policy, bucket))
+
+
+@routes.get("/api/v1/calls")
+@allow(Role.MANAGER, Role.AGENT)
+async def list_calls(request: web.Request) -> web.Response:
+    caller = request.query.get("caller", "")[:64]
+    limit = query_int(request, "limit", 50, 1, 500)
+    if caller:
+        rows = await service.earlier_calls(request.app[DB], caller, limit=limit)
+    else:
+        rows = sorted((await _records(request))[0], key=lambda r: r.enter_ts, reverse=True)[:limit]
+    return ok({"calls": [record_json(r) for r in rows]})
+
+
+# --- screen pop -------------------------------------------------------------------------------
+
+async def _agent_keys(request: web.Request) -> tuple[str, str]:
+    async with request.app[DB].read() as s:
+        user = await s.get(User, principal(request).user_id)
+    if user is None or not (user.agent_member_name or user.agent_interface):
+        raise Conflict("this agent account has no queue member name or interface configured; "
+                       "ask an administrator to set them")
+    return user.agent_member_name or "", user.agent_interface or ""
+
+
+async def pop_json(request: web.Request, e: service.CallEvent) -> dict[str, Any]:
+    """The event with what the agent needs on screen: earlier calls and tickets of the caller."""
+    out: dict[str, Any] = {"type": e.kind, "uniqueid": e.uniqueid, "caller": e.caller,
+                           "queue": e.queue, "dialled": e.dialled, "agent": e.member,
+                           "hold_s": e.hold_s, "ring_s": e.ring_s, "talk_s": e.talk_s,
+                           "at": _ts(e.at)}
+    if e.kind == "connect":
+        earlier = await service.earlier_calls(request.app[DB], e.caller, exclude=e.uniqueid)
+        out["earlier_calls"] = [record_json(r) for r in earlier]
+        out["tickets"] = await _caller_tickets(request, e.caller)
+    return out
+
+
+async def _caller_tickets(request: web.Request, caller: str) -> list[dict[str, Any]]:
+    from dispatch.http import TICKETS  # work orders are optional for call tracking
+
+    tickets = request.app.get(TICKETS)
+    if tickets is None or not caller:
+        return []
+    try:
+        views = await tickets.find(principal(request), phone=caller, limit=5)
+    except InvalidInput:  # not a phone number the ticket store can hold
+        return []
+    return [{"number": v.ticket.number, "status": v.ticket.status,
+             "created_at": v.ticket.created_at.isoformat(timespec="minutes"),
+             "content": (v.ticket.content or "")[:80]} for v in views]
+
+
+@routes.get("/api/v1/calls/pops")
+@allow(Role.AGENT)
+async def pops(request: web.Request) -> web.StreamResponse:
+    center = center_of(request)
+    member, interface = await _agent_keys(request)
+    async with sse_response(request) as stream:
+        if center is None:
+            # Nothing will come: say so and end the stream (the page stops listening).
+            await stream.send(json.dumps({"type": "status", "enabled": False}), event="status")
+            return stream
+        queue = center.pops.subscribe(member, interface)
+        try:
+            await stream.send(json.dumps({"type": "status", "enabled": True,
+                                          "connected": center.connected}), event="status")
+            current = center.current_call(member, interface)
+            if current is not None:
+                await stream.send(json.dumps(await pop_json(request, current), ensure_ascii=False),
+                                  event="call")
+            while stream.is_connected():
+                try:
+                    event = await asyncio.wait_for(queue.get(), SSE_PING_S)
+                except asyncio.TimeoutError:
+                    await stream.send(json.dumps({"type": "ping"}), event="ping")
+                    continue
+                await stream.send(json.dumps(await pop_json(request, event), ensure_ascii=False),
+                                  event="call")
+        finally:
+            center.pops.unsubscribe(queue)
+    return stream
+
+
+# --- missed-call callbacks -------------------------------------------------------------------
+
+def callback_json(v: service.CallbackView) -> dict[str, Any]:
+    return {"id": v.id, "caller": v.caller, "status": v.status, "missed_count": v.missed_count,
+            "first_missed_at": v.first_missed_at.isoformat(), "last_missed_at":
+            v.last_missed_at.isoformat(), "longest_wait_s": v.longest_wait_s,
+            "attempts": v.attempts, "outcome": v.outcome, "closed_by": v.closed_by,
+            "closed_at": v.closed_at.isoformat() if v.closed_at else None, "version": v.version}
+
+
+@routes.get("/api/v1/calls/missed")
+@allow(Role.AGENT, Role.MANAGER)
+async def missed_list(request: web.Request) -> web.Response:
+    rows = await service.list_callbacks(request.app[DB], request.query.get("status", "open"),
+                                        query_int(request, "limit", 200, 1, 1000))
+    return ok({"missed": [callback_json(v) for v in rows]})
+
+
+@dataclass(frozen=True)
+class AttemptIn:
+    outcome: str = field(metadata={"max_len": 20})
+    note: str = field(default="", metadata={"max_len": 500})
+    version: int | None = None
+
+
+@routes.post("/api/v1/calls/missed/{id:\\d+}/attempts")
+@allow(Role.AGENT)
+async def missed_attempt(request: web.Request) -> web.Response:
+    body = await json_body(request, AttemptIn)
+    view = await service.record_callback(
+        request.app[DB], principal(request), path_int(request, "id"), body.outcome, body.note,
+        body.version, request.app[SETTINGS].policy.callback_max_attempts)
+    return ok(callback_json(view))
+
+
+@routes.get("/calls/missed")
+@allow(Role.AGENT)
+async def missed_page(request: web.Request) -> web.Response:
+    return await _missed_page(request, done=request.query.get("done") or None)
+
+
+async def _missed_page(request: web.Request, status: int = 200, error: str | None = None,
+                       done: str | None = None) -> web.Response:
+    db = request.app[DB]
+    return await page(request, "calls/missed.html", status=status, error=error, done=done,
+                      open=await service.list_callbacks(db, "open"),
+                      closed=await service.list_callbacks(db, "closed", limit=20),
+                      outcomes=CALLBACK_OUTCOMES, china=CHINA_TZ)
+
+
+@routes.post("/calls/missed/{id:\\d+}")
+@allow(Role.AGENT)
+async def missed_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    callback_id = path_int(request, "id")
+    try:
+        view = await service.record_callback(
+            request.app[DB], principal(request), callback_id, form_text(form, "outcome", 20),
+            form_text(form, "note", 500), form_version(form),
+            request.app[SETTINGS].policy.callback_max_attempts)
+    except (Conflict, InvalidInput, NotFound) as exc:
+        status, message = form_error(exc)
+        return await _missed_page(request, status=status if status != 403 else 404,
+                                  error=message)
+    raise web.HTTPSeeOther(f"/calls/missed?done={view.caller}")
+
+
+# --- wiring -------------------------------------------------------------------------------------
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)
+    app.router.add_static("/calls/static", HERE / "static")
+
+    async def call_tracking_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if not settings.ami.enabled:
+            log.info("call tracking off (ami.enabled = false)")
+            yield
+            return
+        # After the database context: app[DB] exists here.
+        center = service.CallCenter.from_settings(app[DB], settings)
+        await center.start()
+        app[CENTER] = center
+        try:
+            yield
+        finally:
+            await center.stop()
+
+    app.cleanup_ctx.append(call_tracking_ctx)
