@@ -1,11 +1,19 @@
-"""`hotline demo`: a self-contained service on a SQLite file with the sample units, demo
-accounts for every role, and (as features land) the sample knowledge base and replayed calls."""
+"""`hotline demo`: a self-contained service on a SQLite file with the sample units, the sample
+knowledge base, demo accounts for every role, and an embedded PBX: a recorded Asterisk capture
+(package data) replayed in real time, looping, moved to the present, so the live board, screen
+pops and missed calls show live traffic. With `ami.enabled` set, the configured PBX is used
+instead."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+import socket
+import time
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any, AsyncIterator
 
 from sqlalchemy import select
 
@@ -14,6 +22,7 @@ from hotline.config import Settings
 from hotline.db import Database, upgrade
 from hotline.models import Role, User
 
+log = logging.getLogger(__name__)
 DEMO_PASSWORD = "demo12345"
 
 
@@ -68,6 +77,37 @@ async def prepare(db: Database) -> list[DemoAccount]:
     return list(DEMO_ACCOUNTS)
 
 
+DEMO_CAPTURE = "demo-busy.ami.raw.gz"   # ../shared/ami-traces/busy, recorded from Asterisk 22
+DEMO_AMI_USER, DEMO_AMI_SECRET = "hotline", "demo-pbx"
+
+
+def embedded_pbx(settings: Settings) -> tuple[Settings, Any]:
+    """Settings pointing call tracking at a replayed capture on a free local port, and the
+    cleanup context that serves it while the app runs."""
+    from hotline.telephony.replay import Capture, ReplayServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ami = dataclasses.replace(settings.ami, host="127.0.0.1", port=port, username=DEMO_AMI_USER,
+                              secret=DEMO_AMI_SECRET, enabled=True)
+
+    async def pbx_ctx(app: Any) -> AsyncIterator[None]:
+        path = resources.files("hotline.telephony") / "data" / DEMO_CAPTURE
+        with resources.as_file(path) as file:
+            capture = Capture.load(file).starting_at(time.time())
+        server = ReplayServer(capture, speed=1.0, loop=True, username=DEMO_AMI_USER,
+                              secret=DEMO_AMI_SECRET, static_members=True)
+        await server.start("127.0.0.1", port)
+        log.info("embedded demo PBX: replaying %s on 127.0.0.1:%d", DEMO_CAPTURE, port)
+        try:
+            yield
+        finally:
+            await server.close()
+
+    return settings.replace(ami=ami), pbx_ctx
+
+
 def run(settings: Settings) -> int:
     from aiohttp import web
 
@@ -89,6 +129,17 @@ def run(settings: Settings) -> int:
         extra = acc.unit_code or acc.agent_interface or ""
         print(f"  {acc.username:<10} {ROLE_LABELS_ZH[acc.role]:<8} {acc.display_name} {extra}")
     print()
-    web.run_app(create_app(settings.replace(upgrade_on_start=False)), host=settings.host,
+    settings = settings.replace(upgrade_on_start=False)
+    pbx_ctx = None
+    if settings.ami.enabled:
+        print(f"Calls: following the PBX at {settings.ami.host}:{settings.ami.port} (AMI)")
+    else:
+        settings, pbx_ctx = embedded_pbx(settings)
+        print(f"Calls: embedded demo PBX replaying a recorded Asterisk capture on "
+              f"127.0.0.1:{settings.ami.port} (live board: manager, screen pop: agent1-3)")
+    app = create_app(settings)
+    if pbx_ctx is not None:
+        app.cleanup_ctx.insert(0, pbx_ctx)
+    web.run_app(app, host=settings.host,
                 port=settings.port, print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
     return 0

@@ -103,7 +103,7 @@ def _put(state: LiveState, member: Member) -> LiveState:
 def _on_member_status(state: LiveState, e: ev.QueueMemberStatus | ev.QueueMember) -> LiveState:
     m = _by_name(state, e.interface, e.member_name)
     since = m.since
-    if e.paused != m.paused:
+    if e.paused != m.paused or not since:  # first seen: in this state since at least now
         since = e.ts
     m = replace(m, name=e.member_name, queues=m.queues | {e.queue}, device_status=e.status,
                 paused=e.paused, pause_reason=e.paused_reason if e.paused else "",

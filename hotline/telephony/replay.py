@@ -17,6 +17,7 @@ middle of a frame, and the resumption can re-send a few events (`resume_overlap`
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import re
 import time
@@ -41,10 +42,21 @@ class Capture:
 
     @classmethod
     def load(cls, path: str | Path) -> "Capture":
+        """From `ami.raw`, its folder, or a gzip-compressed capture (`*.gz`)."""
         p = Path(path)
         if p.is_dir():
             p = p / "ami.raw"
-        return cls.parse(p.read_bytes())
+        raw = p.read_bytes()
+        return cls.parse(gzip.decompress(raw) if p.suffix == ".gz" else raw)
+
+    def starting_at(self, epoch: float) -> "Capture":
+        """The same capture moved in time so that its first Timestamp is `epoch` (whole seconds,
+        Uniqueids moved along): a replayed PBX that looks live now."""
+        first = next((t for t in self.timestamps if t is not None), None)
+        if first is None:
+            return self
+        seconds = int(epoch - first)
+        return Capture.of(self.banner, [shift_frame(f, seconds) for f in self.frames])
 
     @classmethod
     def parse(cls, raw: bytes) -> "Capture":
@@ -125,6 +137,17 @@ class PbxState:
             return
         h = _headers(frame)
         getattr(self, "_" + name.decode())(h, ts)
+
+    def know_members(self, frames: Iterable[bytes]) -> None:
+        """Members statically configured in the queue exist before their first event: list them
+        from the start, idle, as Asterisk's QueueStatus would."""
+        for frame in frames:
+            if frame.startswith((b"Event: QueueMemberStatus\r\n", b"Event: QueueMemberAdded\r\n")):
+                h = _headers(frame)
+                key = (h.get("Queue", ""), h.get("Interface", ""))
+                if key not in self.members:
+                    self._queue(key[0])
+                    self.members[key] = dict(h, Status="1", InCall="0")
 
     def _queue(self, name: str) -> dict[str, int]:
         return self.queues.setdefault(name, {"Completed": 0, "Abandoned": 0})
@@ -259,7 +282,7 @@ class ReplayServer:
                  drop_at: Iterable[int] = (), drop_mid_frame: bool = False,
                  resume_overlap: int = 0, skip_on_drop: int = 0,
                  inject: Mapping[int, Sequence[bytes]] | None = None,
-                 resume_delay_s: float = 0.0) -> None:
+                 resume_delay_s: float = 0.0, static_members: bool = False) -> None:
         if speed < 0:
             raise ValueError("speed must be >= 0")
         self.capture = capture
@@ -275,6 +298,8 @@ class ReplayServer:
         # actions, as a real PBX sends few events in the milliseconds after a login.
         self._resume_delay = resume_delay_s
         self._pbx = PbxState()
+        if static_members:
+            self._pbx.know_members(capture.frames)
         self.position = 0          # next event index to stream
         self._produced = 0         # events the PBX has produced: sent, or skipped by a drop
         self._fed = 0              # events folded into self._pbx

@@ -1,0 +1,258 @@
+"""Call tracking in the running app, on both databases: the listener started by the app
+follows a replayed PBX over TCP; managers read the live board and metrics, an agent's desk gets
+the screen pop by Server-Sent Events, agents work the missed-call list."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from hotline.config import Settings
+from hotline.db import Database
+from hotline.telephony import store as call_store
+from hotline.telephony.callbacks import diallable
+from hotline.telephony.http import CENTER
+from hotline.telephony.offline import track_capture
+from hotline.telephony.replay import Capture, ReplayServer
+from hotline.telephony.tracker import CallTracker
+from hotline.web.app import create_app
+from tests.conftest import login
+
+from .conftest import expected
+
+AMI_USER, AMI_SECRET = "hotline", "test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def pbx_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+async def app_client(aiohttp_client: Any, settings: Settings, db: Database, accounts: Any,
+                     pbx_port: int) -> Any:
+    ami = replace(settings.ami, host="127.0.0.1", port=pbx_port, username=AMI_USER,
+                  secret=AMI_SECRET, enabled=True)
+    return await aiohttp_client(create_app(settings.replace(ami=ami), database=db))
+
+
+async def start_pbx(folder: Path, port: int, **options: Any) -> ReplayServer:
+    options.setdefault("speed", 0)
+    server = ReplayServer(Capture.load(folder), username=AMI_USER, secret=AMI_SECRET,
+                          static_members=True, **options)
+    await server.start("127.0.0.1", port)
+    return server
+
+
+async def caught_up(client: Any, server: ReplayServer) -> None:
+    """Every event of the replay handled and stored."""
+    center = client.server.app[CENTER]
+    await asyncio.wait_for(server.finished.wait(), 60)
+    await center.listener.wait_connected(30)
+    await center.listener.sync()
+    assert await center.store.flush()
+
+
+@pytest.fixture
+async def followed(app_client: Any, busy_dir: Path, pbx_port: int) -> AsyncIterator[Any]:
+    server = await start_pbx(busy_dir, pbx_port)
+    try:
+        await caught_up(app_client, server)
+        yield app_client
+    finally:
+        await server.close()
+
+
+async def test_metrics_of_the_followed_pbx_equal_asterisks_own(followed: Any, busy_dir: Path) -> None:
+    await login(followed, "boss")
+    body = await (await followed.get("/api/v1/calls/metrics?bucket=15min")).json()
+    want = expected(busy_dir)
+    day = body["rolling_24h"]
+    for key in ("offered", "answered", "abandoned", "timed_out", "answered_within_sl",
+                "abandoned_within_sl", "connect_rate", "service_level", "service_level2",
+                "sl_of_offered", "asa_s", "ring_no_answer"):
+        assert day[key] == want[key], key
+    assert {n: {k: a[k] for k in ("answered", "ring_no_answer", "talk_s", "completed")}
+            for n, a in day["agents"].items()} == want["agents"]
+    assert sum(b["offered"] for b in body["buckets"]) <= day["offered"]
+    assert body["targets"]["connect_rate"] == 0.8
+    # Too few calls in the alarm window or rates above target: alarms only when below.
+    for alarm in body["alarms"]:
+        assert alarm["value"] < alarm["target"]
+
+    calls = (await (await followed.get("/api/v1/calls?limit=500")).json())["calls"]
+    finished = {c["uniqueid"] for c in calls if not c["in_progress"]}
+    assert finished <= set(want["calls"]) and len(finished) >= len(want["calls"]) - 3
+
+
+async def test_live_board_lists_agents_and_is_for_staff_only(followed: Any) -> None:
+    await login(followed, "boss")
+    board = await (await followed.get("/api/v1/calls/live")).json()
+    assert board["enabled"] and board["connected"]
+    assert {a["name"] for a in board["agents"]} == {"坐席1", "坐席2", "坐席3"}
+    assert all(a["state"] in ("available", "ringing", "talking", "wrap_up", "paused", "unavailable")
+               for a in board["agents"])
+    page = await (await followed.get("/dashboard")).text()
+    assert 'id="live-board"' in page and "/calls/static/board.js" in page
+    await login(followed, "rsj")
+    assert (await followed.get("/api/v1/calls/live")).status == 403
+    assert (await followed.get("/api/v1/calls/metrics")).status == 403
+
+
+async def test_bucket_must_be_known(followed: Any) -> None:
+    await login(followed, "boss")
+    resp = await followed.get("/api/v1/calls/metrics?bucket=week")
+    assert resp.status == 400
+    assert (await resp.json())["error"]["code"] == "invalid_input"
+
+
+async def _sse_events(resp: Any) -> AsyncIterator[tuple[str, dict]]:
+    event, data = "message", []
+    async for raw in resp.content:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+
+
+async def test_screen_pop_reaches_the_answering_agents_desk_with_earlier_calls(
+        app_client: Any, db: Database, busy_dir: Path, pbx_port: int) -> None:
+    # Yesterday the same citizens called: the same capture a day earlier, stored.
+    capture = Capture.load(busy_dir)
+    yesterday = capture.starting_at(next(t for t in capture.timestamps if t) - 86400)
+    earlier = call_store.CallStore(db, "yesterday")
+    await track_capture(yesterday, tracker=CallTracker(on_record=earlier.on_record),
+                        raw=earlier.on_raw)
+    assert await earlier.flush()
+
+    await login(app_client, "agent1")  # queue member 坐席1
+    answered_by_agent = {c["caller"] for c in expected(busy_dir)["calls"].values()
+                         if c.get("agent") == "坐席1"}
+    resp = await app_client.get("/api/v1/calls/pops")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
+    events = _sse_events(resp)
+    kind, status = await asyncio.wait_for(events.__anext__(), 10)
+    assert kind == "status" and status["enabled"] is True
+
+    server = await start_pbx(busy_dir, pbx_port, speed=20)
+    try:
+        while True:
+            kind, pop = await asyncio.wait_for(events.__anext__(), 60)
+            if kind == "call" and pop["type"] == "connect":
+                break
+        assert pop["agent"] == "坐席1"
+        assert pop["caller"] in answered_by_agent
+        assert pop["dialled"]
+        assert pop["earlier_calls"], "yesterday's call of this caller is shown"
+        assert all(c["caller"] == pop["caller"] for c in pop["earlier_calls"])
+        assert all(c["uniqueid"] != pop["uniqueid"] for c in pop["earlier_calls"])
+        assert pop["tickets"] == []
+    finally:
+        resp.close()
+        await server.close()
+
+
+async def test_pops_need_an_agent_with_a_queue_member(app_client: Any) -> None:
+    await login(app_client, "boss")
+    assert (await app_client.get("/api/v1/calls/pops")).status == 403
+
+
+def _owed(folder: Path) -> dict[str, int]:
+    owed: dict[str, int] = {}
+    for call in sorted(expected(folder)["calls"].values(), key=lambda c: c["enter"]):
+        if not diallable(call["caller"]):
+            continue
+        if call["outcome"] in ("abandoned", "timed_out"):
+            owed[call["caller"]] = owed.get(call["caller"], 0) + 1
+        elif call["outcome"] == "answered":
+            owed.pop(call["caller"], None)
+    return owed
+
+
+async def test_agents_work_the_missed_call_list(followed: Any, busy_dir: Path) -> None:
+    csrf = await login(followed, "agent1")
+    listed = (await (await followed.get("/api/v1/calls/missed")).json())["missed"]
+    owed = _owed(busy_dir)
+    assert {m["caller"]: m["missed_count"] for m in listed} == owed
+    first, second = listed[0], listed[1]
+    headers = {"X-CSRF-Token": csrf}
+
+    # Not answering: stays open until the third try, then unreachable.
+    for attempt in (1, 2, 3):
+        resp = await followed.post(f"/api/v1/calls/missed/{first['id']}/attempts",
+                                   json={"outcome": "no_answer"}, headers=headers)
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        assert body["attempts"] == attempt
+    assert body["status"] == "closed" and body["outcome"] == "unreachable"
+
+    resp = await followed.post(f"/api/v1/calls/missed/{second['id']}/attempts",
+                               json={"outcome": "reached", "note": "已解答",
+                                     "version": second["version"] + 5}, headers=headers)
+    assert resp.status == 409
+    resp = await followed.post(f"/api/v1/calls/missed/{second['id']}/attempts",
+                               json={"outcome": "reached", "note": "已解答",
+                                     "version": second["version"]}, headers=headers)
+    assert (await resp.json())["outcome"] == "reached"
+    resp = await followed.post(f"/api/v1/calls/missed/{second['id']}/attempts",
+                               json={"outcome": "reached"}, headers=headers)
+    assert resp.status == 409  # already closed
+
+    for bad, status in (({"outcome": "maybe"}, 400), ({"note": "x"}, 400),
+                        ({"outcome": "reached", "extra": 1}, 400)):
+        resp = await followed.post(f"/api/v1/calls/missed/{listed[2]['id']}/attempts",
+                                   json=bad, headers=headers)
+        assert resp.status == status, bad
+    resp = await followed.post("/api/v1/calls/missed/999999/attempts",
+                               json={"outcome": "reached"}, headers=headers)
+    assert resp.status == 404
+
+    still = (await (await followed.get("/api/v1/calls/missed")).json())["missed"]
+    assert {m["caller"] for m in still} == set(owed) - {first["caller"], second["caller"]}
+    closed = (await (await followed.get("/api/v1/calls/missed?status=closed")).json())["missed"]
+    assert {(m["caller"], m["closed_by"]) for m in closed} >= {
+        (first["caller"], "agent1"), (second["caller"], "agent1")}
+
+
+async def test_missed_call_page_records_a_callback(followed: Any) -> None:
+    await login(followed, "agent1")
+    page = await followed.get("/calls/missed")
+    html = await page.text()
+    assert page.status == 200 and "未接来电回拨" in html
+    listed = (await (await followed.get("/api/v1/calls/missed")).json())["missed"]
+    target = listed[-1]
+    token = re.search(r'name="_csrf" value="([^"]+)"', html).group(1)
+    resp = await followed.post(f"/calls/missed/{target['id']}", data={
+        "_csrf": token, "outcome": "invalid_number", "note": "空号", "version": target["version"]},
+        allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    after = await (await followed.get(resp.headers["Location"])).text()
+    assert f"已记录 {target['caller']} 的回拨结果" in after
+    resp = await followed.post(f"/calls/missed/{target['id']}", data={
+        "_csrf": token, "outcome": "reached", "version": target["version"]})
+    assert resp.status == 409 and "已" in await resp.text()
+
+
+async def test_unit_handlers_and_editors_cannot_see_calls(followed: Any) -> None:
+    for who in ("rsj", "editor"):
+        await login(followed, who)
+        for url in ("/api/v1/calls", "/api/v1/calls/missed", "/calls/missed"):
+            assert (await followed.get(url)).status == 403, (who, url)
