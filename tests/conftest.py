@@ -21,6 +21,7 @@ from hotline import auth
 from hotline.config import Settings
 from hotline.db import Base, Database, import_all_models, upgrade
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL", "")
 PASSWORD = "correct-horse-battery"
@@ -170,3 +171,23 @@ async def login(client: Any, username: str, password: str = PASSWORD) -> str:
     home = await client.get(resp.headers["Location"])
     assert home.status == 200
     return CSRF_RE.search(await home.text()).group(1)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Real headless Chromium (Debian's; scripts/test installs it). Missing: the test fails
+    where a browser is required (HOTLINE_REQUIRE_BROWSER=1, as in scripts/test), else skips."""
+    if CHROMIUM is None:
+        if os.environ.get("HOTLINE_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is required (scripts/test installs it) but was not found")
+        pytest.skip("chromium is not installed (scripts/test installs it)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield launched
+        finally:
+            await launched.close()

@@ -23,7 +23,6 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 from aiohttp_sse import sse_response
-from sqlalchemy import select
 
 from hotline.auth import allow
 from hotline.errors import Conflict, InvalidInput, NotFound

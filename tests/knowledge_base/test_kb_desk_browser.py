@@ -3,17 +3,12 @@ right article with highlighted snippets as they type, opens it and answers with 
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from hotline.web.app import create_app
 from knowledge_base import service
 from knowledge_base.importer import load_sample_articles
 from tests.conftest import PASSWORD
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
@@ -22,46 +17,36 @@ async def kb_server(aiohttp_client, settings, db, accounts):
     return await aiohttp_client(create_app(settings, database=db))
 
 
-async def test_agent_finds_a_typoed_query_and_answers_with_the_article(kb_server, db, tmp_path):
-    if CHROMIUM is None:
-        if os.environ.get("HOTLINE_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium is required (scripts/test installs it) but was not found")
-        pytest.skip("chromium is not installed (scripts/test installs it)")
-    from playwright.async_api import async_playwright, expect
+async def test_agent_finds_a_typoed_query_and_answers_with_the_article(kb_server, db, browser,
+                                                                       tmp_path):
+    from playwright.async_api import expect
 
     base = str(kb_server.make_url("")).rstrip("/")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = await (await browser.new_context(locale="zh-CN")).new_page()
-            await page.goto(base + "/login")
-            await page.fill("input[name=username]", "agent1")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(base + "/desk")
+    page = await (await browser.new_context(locale="zh-CN")).new_page()
+    await page.goto(base + "/login")
+    await page.fill("input[name=username]", "agent1")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(base + "/desk")
 
-            # 身份正 for 身份证: the agent mistyped; results come while typing.
-            await page.locator("[data-testid=kb-q]").press_sequentially("身份正丢了", delay=60)
-            first = page.locator("[data-testid=kb-hit]").first
-            await expect(first).to_contain_text("居民身份证补领", timeout=5000)
-            await expect(first.locator("mark").first).to_be_visible()
-            # Searches while typing are not counted as knowledge gaps.
-            assert await service.list_gaps(db) == []
+    # 身份正 for 身份证: the agent mistyped; results come while typing.
+    await page.locator("[data-testid=kb-q]").press_sequentially("身份正丢了", delay=60)
+    first = page.locator("[data-testid=kb-hit]").first
+    await expect(first).to_contain_text("居民身份证补领", timeout=5000)
+    await expect(first.locator("mark").first).to_be_visible()
+    # Searches while typing are not counted as knowledge gaps.
+    assert await service.list_gaps(db) == []
 
-            await first.click()
-            article = page.locator("[data-testid=kb-article]")
-            await expect(article).to_be_visible()
-            await expect(article).to_contain_text("办理单位")
-            await expect(page.locator("#kb-a-id")).to_have_text("KB-0032")
-            assert (await page.locator("#kb-a-materials li").count()) >= 1
+    await first.click()
+    article = page.locator("[data-testid=kb-article]")
+    await expect(article).to_be_visible()
+    await expect(article).to_contain_text("办理单位")
+    await expect(page.locator("#kb-a-id")).to_have_text("KB-0032")
+    assert (await page.locator("#kb-a-materials li").count()) >= 1
 
-            await page.click("[data-testid=kb-use]")
-            await expect(page.locator("[data-testid=kb-use-status]")).to_contain_text("已记录")
-            await page.screenshot(path=str(tmp_path / "desk.png"), full_page=True)
-        finally:
-            await browser.close()
+    await page.click("[data-testid=kb-use]")
+    await expect(page.locator("[data-testid=kb-use-status]")).to_contain_text("已记录")
+    await page.screenshot(path=str(tmp_path / "desk.png"), full_page=True)
 
     [answer] = await service.list_answers(db)
     assert (answer.article_id, answer.version, answer.query) == ("KB-0032", 1, "身份正丢了")

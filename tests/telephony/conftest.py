@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from hotline.config import Settings
+from hotline.db import Database
+from hotline.telephony.replay import Capture, ReplayServer
 
 TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "ami-traces"
 
@@ -34,3 +41,37 @@ def capture_dir(request: pytest.FixtureRequest) -> Path:
 def busy_dir() -> Path:
     dirs = capture_dirs()
     return next((d for d in dirs if d.name == "busy"), dirs[0])
+
+
+# --- the app following a replayed PBX ---------------------------------------------------------
+
+AMI_USER, AMI_SECRET = "hotline", "test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def pbx_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+async def app_client(aiohttp_client: Any, settings: Settings, db: Database, accounts: Any,
+                     pbx_port: int) -> Any:
+    ami = replace(settings.ami, host="127.0.0.1", port=pbx_port, username=AMI_USER,
+                  secret=AMI_SECRET, enabled=True)
+    from hotline.web.app import create_app
+
+    return await aiohttp_client(create_app(settings.replace(ami=ami), database=db))
+
+
+async def start_pbx(folder: Path, port: int, **options: Any) -> ReplayServer:
+    options.setdefault("speed", 0)
+    server = ReplayServer(Capture.load(folder), username=AMI_USER, secret=AMI_SECRET,
+                          static_members=True, **options)
+    await server.start("127.0.0.1", port)
+    return server

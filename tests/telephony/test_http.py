@@ -7,14 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
 
-from hotline.config import Settings
 from hotline.db import Database
 from hotline.telephony import store as call_store
 from hotline.telephony.callbacks import diallable
@@ -22,40 +19,9 @@ from hotline.telephony.http import CENTER
 from hotline.telephony.offline import track_capture
 from hotline.telephony.replay import Capture, ReplayServer
 from hotline.telephony.tracker import CallTracker
-from hotline.web.app import create_app
 from tests.conftest import login
 
-from .conftest import expected
-
-AMI_USER, AMI_SECRET = "hotline", "test-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def pbx_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-async def app_client(aiohttp_client: Any, settings: Settings, db: Database, accounts: Any,
-                     pbx_port: int) -> Any:
-    ami = replace(settings.ami, host="127.0.0.1", port=pbx_port, username=AMI_USER,
-                  secret=AMI_SECRET, enabled=True)
-    return await aiohttp_client(create_app(settings.replace(ami=ami), database=db))
-
-
-async def start_pbx(folder: Path, port: int, **options: Any) -> ReplayServer:
-    options.setdefault("speed", 0)
-    server = ReplayServer(Capture.load(folder), username=AMI_USER, secret=AMI_SECRET,
-                          static_members=True, **options)
-    await server.start("127.0.0.1", port)
-    return server
-
+from .conftest import expected, start_pbx
 
 async def caught_up(client: Any, server: ReplayServer) -> None:
     """Every event of the replay handled and stored."""
