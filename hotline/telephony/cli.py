@@ -1,4 +1,6 @@
-"""`ami` subcommands: `ami replay CAPTURE` serves a recorded capture as an AMI server."""
+"""`ami` subcommands: `ami replay CAPTURE` serves a recorded capture as an AMI server;
+`ami recompute` rebuilds the call records from the stored raw events and compares them with the
+stored records."""
 
 from __future__ import annotations
 
@@ -21,6 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="start over at the end, with shifted times and fresh Uniqueids")
     replay.set_defaults(func=cmd_replay)
 
+    recompute = commands.add_parser(
+        "recompute", help="rebuild call records from the stored raw AMI events and compare them "
+                          "with the stored records (exit 1 when they differ)")
+    recompute.add_argument("--source", help="only this PBX (host:port as configured)")
+    recompute.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    recompute.set_defaults(func=cmd_recompute)
+
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from hotline.telephony.replay import serve
@@ -34,3 +43,35 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def cmd_recompute(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from hotline.cli import _with_db, settings_from
+    from hotline.telephony import store
+
+    async def work(db: object) -> dict[str, object]:
+        rebuilt = {r.uniqueid: r for r in await store.recompute(db, args.source)}  # type: ignore[arg-type]
+        stored = {r.uniqueid: r for r in await store.load_records(db, args.source)}  # type: ignore[arg-type]
+        differ = sorted(u for u in rebuilt.keys() & stored.keys() if rebuilt[u] != stored[u])
+        return {"events": (await store.counts(db))["events"],  # type: ignore[arg-type]
+                "recomputed": len(rebuilt), "stored": len(stored),
+                "only_recomputed": sorted(rebuilt.keys() - stored.keys()),
+                "only_stored": sorted(stored.keys() - rebuilt.keys()),
+                "different": differ}
+
+    result = asyncio.run(_with_db(settings_from(args), work))
+    same = not (result["only_recomputed"] or result["only_stored"] or result["different"])
+    result["same"] = same
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(f"{result['events']} stored AMI events -> {result['recomputed']} call records; "
+              f"{result['stored']} stored: {'identical' if same else 'DIFFERENT'}")
+        for key in ("only_recomputed", "only_stored", "different"):
+            if result[key]:
+                print(f"  {key}: {', '.join(result[key][:20])}")  # type: ignore[index]
+    return 0 if same else 1

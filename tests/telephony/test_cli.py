@@ -66,3 +66,45 @@ def test_ami_replay_serves_a_capture(busy_dir: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_ami_recompute_compares_stored_records_with_the_raw_events(
+        busy_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import text
+
+    from hotline.db import Database, upgrade
+    from hotline.telephony.offline import track_capture
+    from hotline.telephony.store import CallStore
+    from hotline.telephony.tracker import CallTracker
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
+
+    async def follow() -> None:
+        db = Database.from_url(url)
+        await upgrade(db)
+        store = CallStore(db, "pbx:5038")
+        await track_capture(busy_dir, tracker=CallTracker(on_record=store.on_record),
+                            raw=store.on_raw)
+        assert await store.flush()
+        await db.dispose()
+
+    async def tamper() -> None:
+        db = Database.from_url(url)
+        async with db.write() as s:
+            await s.execute(text("UPDATE calls SET talk_s = talk_s + 1 WHERE uniqueid = "
+                                 "(SELECT MIN(uniqueid) FROM calls WHERE talk_s IS NOT NULL)"))
+        await db.dispose()
+
+    asyncio.run(follow())
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
+    args = parser().parse_args(["ami", "recompute", "--json"])
+    assert args.func(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["same"] is True and report["recomputed"] == report["stored"] > 30
+    assert report["events"] > 500
+
+    asyncio.run(tamper())
+    assert args.func(args) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["same"] is False and len(report["different"]) == 1
