@@ -31,7 +31,7 @@ from hotline.telephony import service
 from hotline.telephony.calls import CallRecord
 from hotline.telephony.models import CALLBACK_OUTCOMES
 from hotline.web.api import ok
-from hotline.web.keys import DB, SETTINGS, principal
+from hotline.web.keys import DB, REGISTRY, SETTINGS, principal
 from hotline.web.pages import page
 from hotline.web.validation import form_error, form_text, form_version, json_body, path_int, query_int
 from sla.metrics import BUCKETS, CHINA_TZ
@@ -239,6 +239,34 @@ async def missed_submit(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/calls/missed?done={view.caller}")
 
 
+# --- Prometheus ---------------------------------------------------------------------------------
+
+class CallTrackingCollector:
+    """Call tracking's health at scrape time: is the PBX followed, how much is parsed, stored,
+    waiting to be stored."""
+
+    def __init__(self, center: service.CallCenter) -> None:
+        self.center = center
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        c = self.center
+        stats = c.listener.stats
+        yield GaugeMetricFamily("hotline_ami_connected", "1 while logged in to the PBX",
+                                value=1 if c.connected else 0)
+        for name, value, help_ in (
+                ("hotline_ami_events", stats.events, "AMI event frames received"),
+                ("hotline_ami_parse_errors", stats.parse_errors, "tracked events skipped as malformed"),
+                ("hotline_ami_connects", stats.connects, "AMI logins (reconnects included)"),
+                ("hotline_call_store_failed_flushes", c.store.failed_flushes, "storage batches refused and kept for retry")):
+            yield CounterMetricFamily(name, help_, value=value)
+        yield GaugeMetricFamily("hotline_call_store_backlog", "events and records not yet stored",
+                                value=c.store.backlog)
+        yield GaugeMetricFamily("hotline_calls_waiting", "callers waiting in queues",
+                                value=len(c.tracker.live.waiting))
+
+
 # --- wiring -------------------------------------------------------------------------------------
 
 def setup(app: web.Application) -> None:
@@ -255,9 +283,12 @@ def setup(app: web.Application) -> None:
         center = service.CallCenter.from_settings(app[DB], settings)
         await center.start()
         app[CENTER] = center
+        collector = CallTrackingCollector(center)
+        app[REGISTRY].register(collector)  # type: ignore[arg-type]
         try:
             yield
         finally:
+            app[REGISTRY].unregister(collector)  # type: ignore[arg-type]
             await center.stop()
 
     app.cleanup_ctx.append(call_tracking_ctx)

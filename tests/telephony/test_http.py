@@ -78,6 +78,16 @@ async def test_live_board_lists_agents_and_is_for_staff_only(followed: Any) -> N
     assert (await followed.get("/api/v1/calls/metrics")).status == 403
 
 
+async def test_prometheus_shows_call_tracking_health(followed: Any) -> None:
+    await login(followed, "boss")
+    text = await (await followed.get("/metrics")).text()
+    assert "hotline_ami_connected 1.0" in text
+    assert re.search(r"^hotline_ami_events_total ([0-9.e+]+)$", text, re.M)
+    events = float(re.search(r"^hotline_ami_events_total ([0-9.e+]+)$", text, re.M).group(1))
+    assert events > 1000
+    assert "hotline_call_store_backlog 0.0" in text
+
+
 async def test_bucket_must_be_known(followed: Any) -> None:
     await login(followed, "boss")
     resp = await followed.get("/api/v1/calls/metrics?bucket=week")
