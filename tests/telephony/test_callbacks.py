@@ -1,0 +1,51 @@
+"""Which callers are owed a call back, and what an agent's callback attempt does (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline.telephony.callbacks import after_attempt, diallable, missed_after
+from hotline.telephony.calls import CallRecord
+
+
+def call(uid: str, caller: str, outcome: str, enter: float, wait: int | None = 20) -> CallRecord:
+    return CallRecord(uid, uid, "hotline", caller, "12345", outcome, enter, enter + 30,
+                      wait_s=wait)
+
+
+def test_misses_of_one_number_make_one_entry_until_it_gets_through() -> None:
+    owed = missed_after(None, call("1", "13800000001", "abandoned", 100.0, wait=40))
+    owed = missed_after(owed, call("2", "13800000001", "timed_out", 300.0, wait=90))
+    assert owed is not None and owed.count == 2 and owed.longest_wait_s == 90
+    assert (owed.first_uniqueid, owed.last_uniqueid) == ("1", "2")
+    assert missed_after(owed, call("2", "13800000001", "timed_out", 300.0)) == owed  # stored again
+    assert missed_after(owed, call("3", "13800000001", "answered", 500.0)) is None
+
+
+def test_withheld_numbers_and_earlier_answers_change_nothing() -> None:
+    assert missed_after(None, call("1", "anonymous", "abandoned", 100.0)) is None
+    assert missed_after(None, call("1", "", "abandoned", 100.0)) is None
+    owed = missed_after(None, call("5", "13800000001", "abandoned", 500.0))
+    # An answered call that entered before the miss (finished later) does not settle it.
+    assert missed_after(owed, call("4", "13800000001", "answered", 400.0)) == owed
+    assert not diallable("+") and diallable("+8613800000001") and diallable("110")
+
+
+@pytest.mark.parametrize("outcomes, closed, final", [
+    (["reached"], True, "reached"),
+    (["invalid_number"], True, "invalid_number"),
+    (["no_answer"], False, None),
+    (["no_answer", "no_answer", "no_answer"], True, "unreachable"),
+    (["no_answer", "reached"], True, "reached"),
+])
+def test_callback_attempts(outcomes: list[str], closed: bool, final: str | None) -> None:
+    attempts = 0
+    for outcome in outcomes:
+        result = after_attempt(attempts, outcome, max_attempts=3)
+        attempts = result.attempts
+    assert (result.closed, result.outcome, result.attempts) == (closed, final, len(outcomes))
+
+
+def test_unknown_attempt_outcome_is_refused() -> None:
+    with pytest.raises(ValueError):
+        after_attempt(0, "busy", 3)
