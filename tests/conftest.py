@@ -191,3 +191,15 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+async def browser_login(browser: Any, base: str, username: str, password: str = PASSWORD) -> Any:
+    """A fresh Chromium context logged in through the login form; returns its page (on the
+    user's home page)."""
+    page = await (await browser.new_context(locale="zh-CN")).new_page()
+    await page.goto(base + "/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(lambda url: "/login" not in url)
+    return page

@@ -13,6 +13,7 @@ import pytest
 
 from hotline.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from hotline.web.nav import NAV
+from tests.conftest import browser_login
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -52,22 +53,11 @@ def test_demo_prints_every_account(demo_server):
         assert re.search(rf"^\s+{acc.username}\s", text, re.M), acc.username
 
 
-async def _logged_in(browser, url: str, username: str):
-    context = await browser.new_context(locale="zh-CN")
-    page = await context.new_page()
-    await page.goto(url + "/")
-    assert "/login" in page.url
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    return context, page
-
-
 async def test_every_demo_account_logs_in_and_sees_its_navigation(demo_server, browser, tmp_path):
     url, _ = demo_server
     for acc in DEMO_ACCOUNTS:
-        context, page = await _logged_in(browser, url, acc.username)
-        await page.wait_for_url(url + NAV[acc.role][0][0])
+        page = await browser_login(browser, url, acc.username, DEMO_PASSWORD)
+        assert page.url == url + NAV[acc.role][0][0]
         links = await page.locator("nav a").all_inner_texts()
         assert links == [label for _, label in NAV[acc.role]], acc.username
         assert acc.display_name in await page.inner_text("[data-testid=whoami]")
@@ -75,7 +65,7 @@ async def test_every_demo_account_logs_in_and_sees_its_navigation(demo_server, b
             await page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)
         await page.click("text=退出")
         await page.wait_for_url(re.compile(r".*/login$"))
-        await context.close()
+        await page.context.close()
 
 
 async def test_demo_shows_live_calls_from_its_embedded_pbx(demo_server, browser):
@@ -85,12 +75,12 @@ async def test_demo_shows_live_calls_from_its_embedded_pbx(demo_server, browser)
 
     url, log = demo_server
     assert "embedded demo PBX" in log.read_text()
-    context, page = await _logged_in(browser, url, "manager")
-    await page.wait_for_url(url + "/dashboard")
+    page = await browser_login(browser, url, "manager", DEMO_PASSWORD)
+    assert page.url == url + "/dashboard"
     await expect(page.locator("[data-testid=board-status]")).to_contain_text("已连接", timeout=15000)
     await expect(page.locator("[data-testid=agents] tr")).to_have_count(3, timeout=15000)
     names = await page.locator("[data-testid=agents] tr td:first-child").all_inner_texts()
     assert sorted(names) == ["坐席1", "坐席2", "坐席3"]
     await expect(page.locator("[data-testid=metrics-summary] tr")).to_have_count(3, timeout=15000)
-    await context.close()
+    await page.context.close()
 

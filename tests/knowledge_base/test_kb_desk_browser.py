@@ -8,7 +8,7 @@ import pytest
 from hotline.web.app import create_app
 from knowledge_base import service
 from knowledge_base.importer import load_sample_articles
-from tests.conftest import PASSWORD
+from tests.conftest import browser_login
 
 
 @pytest.fixture
@@ -22,12 +22,8 @@ async def test_agent_finds_a_typoed_query_and_answers_with_the_article(kb_server
     from playwright.async_api import expect
 
     base = str(kb_server.make_url("")).rstrip("/")
-    page = await (await browser.new_context(locale="zh-CN")).new_page()
-    await page.goto(base + "/login")
-    await page.fill("input[name=username]", "agent1")
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(base + "/desk")
+    page = await browser_login(browser, base, "agent1")
+    assert page.url == base + "/desk"
 
     # 身份正 for 身份证: the agent mistyped; results come while typing.
     await page.locator("[data-testid=kb-q]").press_sequentially("身份正丢了", delay=60)

@@ -32,6 +32,22 @@ def expected(folder: Path) -> dict:
     return json.loads((folder / "expected.json").read_text(encoding="utf-8"))
 
 
+def owed_callbacks(folder: Path) -> dict[str, int]:
+    """From the ground truth: callers who never got through after missing, and how often they
+    missed (withheld numbers cannot be called back)."""
+    from hotline.telephony.callbacks import diallable
+
+    owed: dict[str, int] = {}
+    for call in sorted(expected(folder)["calls"].values(), key=lambda c: c["enter"]):
+        if not diallable(call["caller"]):
+            continue
+        if call["outcome"] in ("abandoned", "timed_out"):
+            owed[call["caller"]] = owed.get(call["caller"], 0) + 1
+        elif call["outcome"] == "answered":
+            owed.pop(call["caller"], None)
+    return owed
+
+
 @pytest.fixture(params=capture_dirs(), ids=lambda p: p.name)
 def capture_dir(request: pytest.FixtureRequest) -> Path:
     return request.param

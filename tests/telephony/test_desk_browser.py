@@ -10,7 +10,7 @@ from typing import Any
 from hotline.db import Database
 from knowledge_base import service as kb
 from knowledge_base.importer import load_sample_articles
-from tests.conftest import PASSWORD
+from tests.conftest import browser_login
 
 from .conftest import expected, start_pbx
 
@@ -21,12 +21,8 @@ async def test_desk_pops_the_call_and_answers_are_recorded_against_it(
 
     await load_sample_articles(db)
     base = str(app_client.make_url("")).rstrip("/")
-    page = await (await browser.new_context(locale="zh-CN")).new_page()
-    await page.goto(base + "/login")
-    await page.fill("input[name=username]", "agent1")
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(base + "/desk")
+    page = await browser_login(browser, base, "agent1")
+    assert page.url == base + "/desk"
     state = page.locator("[data-testid=call-state]")
     await expect(state).to_have_text("等待来电")
 

@@ -14,14 +14,13 @@ import pytest
 
 from hotline.db import Database
 from hotline.telephony import store as call_store
-from hotline.telephony.callbacks import diallable
 from hotline.telephony.http import CENTER
 from hotline.telephony.offline import track_capture
 from hotline.telephony.replay import Capture, ReplayServer
 from hotline.telephony.tracker import CallTracker
 from tests.conftest import login
 
-from .conftest import expected, start_pbx
+from .conftest import expected, owed_callbacks, start_pbx
 
 async def caught_up(client: Any, server: ReplayServer) -> None:
     """Every event of the replay handled and stored."""
@@ -151,22 +150,10 @@ async def test_pops_need_an_agent_with_a_queue_member(app_client: Any) -> None:
     assert (await app_client.get("/api/v1/calls/pops")).status == 403
 
 
-def _owed(folder: Path) -> dict[str, int]:
-    owed: dict[str, int] = {}
-    for call in sorted(expected(folder)["calls"].values(), key=lambda c: c["enter"]):
-        if not diallable(call["caller"]):
-            continue
-        if call["outcome"] in ("abandoned", "timed_out"):
-            owed[call["caller"]] = owed.get(call["caller"], 0) + 1
-        elif call["outcome"] == "answered":
-            owed.pop(call["caller"], None)
-    return owed
-
-
 async def test_agents_work_the_missed_call_list(followed: Any, busy_dir: Path) -> None:
     csrf = await login(followed, "agent1")
     listed = (await (await followed.get("/api/v1/calls/missed")).json())["missed"]
-    owed = _owed(busy_dir)
+    owed = owed_callbacks(busy_dir)
     assert {m["caller"]: m["missed_count"] for m in listed} == owed
     first, second = listed[0], listed[1]
     headers = {"X-CSRF-Token": csrf}

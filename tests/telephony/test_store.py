@@ -11,12 +11,11 @@ from sqlalchemy import select, text
 
 from hotline.db import Database, upgrade
 from hotline.telephony import store as call_store
-from hotline.telephony.callbacks import diallable
 from hotline.telephony.models import AmiEventRow, MissedCallback
 from hotline.telephony.offline import track_capture
 from hotline.telephony.tracker import CallTracker
 
-from .conftest import expected
+from .conftest import owed_callbacks
 from .test_captures import assert_matches, summaries
 
 
@@ -55,15 +54,7 @@ async def test_stored_records_equal_live_and_expected_and_recompute(
 async def test_missed_callers_not_reached_later_form_the_callback_list(
         db: Database, busy_dir: Path) -> None:
     await _stored_run(db, busy_dir)
-    calls = sorted(expected(busy_dir)["calls"].items(), key=lambda kv: kv[1]["enter"])
-    owed: dict[str, int] = {}
-    for _, call in calls:
-        if not diallable(call["caller"]):
-            continue
-        if call["outcome"] in ("abandoned", "timed_out"):
-            owed[call["caller"]] = owed.get(call["caller"], 0) + 1
-        elif call["outcome"] == "answered":
-            owed.pop(call["caller"], None)
+    owed = owed_callbacks(busy_dir)
     assert owed, "the busy capture has callers who never got through"
     async with db.read() as s:
         rows = (await s.execute(select(MissedCallback))).scalars().all()
