@@ -5,7 +5,9 @@ and the same again with storage (raw events appended, call records upserted: Cal
 A capture is looped (shifted Timestamps, fresh Uniqueids) to >= --events events and served over
 TCP by a replay server in another process at full speed. The storage pass runs on a fresh SQLite
 file in a temporary directory, or with --database-url on that database (PostgreSQL: in a schema
-of its own, dropped afterwards).
+of its own, dropped afterwards). Storage holds the listener back when its backlog is above its
+high-water mark (`listener.throttle(store.wait_for_room)`, the listener's bounded bridge, TCP):
+memory should stay flat over the run.
 
     PYTHONPATH=. .venv/bin/python benchmarks/ami_ingest.py [--capture ../shared/ami-traces/busy]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
@@ -52,6 +54,14 @@ def rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+LISTENER_OPTIONS: dict[str, Any] = {}  # from the command line (--bridge-max, --batch-items)
+
+
+def listener_options() -> ListenerOptions:
+    return ListenerOptions(ping_interval_s=30.0, ping_timeout_s=30.0, resync_timeout_s=60.0,
+                           **LISTENER_OPTIONS)
 
 
 def looped(capture: Capture, events: int) -> Capture:
@@ -110,8 +120,7 @@ def bare_client(capture: Capture, total: int, buffer_size: int) -> dict[str, flo
 async def listener_run(capture: Capture, total: int, trace: bool) -> dict[str, object]:
     server = ServerProcess(capture)
     listener = AmiListener("127.0.0.1", server.port, "bench", "bench",
-                           ListenerOptions(ping_interval_s=30.0, ping_timeout_s=30.0,
-                                           resync_timeout_s=60.0))
+                           listener_options())
     tracker = CallTracker(keep=False)
     listener.subscribe(tracker)
     memory: list[dict[str, float]] = []
@@ -202,25 +211,28 @@ class BenchDatabase:
 
 
 async def storage_run(capture: Capture, total: int, database_url: str | None, batch: int,
-                      interval_s: float) -> dict[str, object]:
+                      interval_s: float, high_water: int | None = None,
+                      throttle: bool = True) -> dict[str, object]:
     """The listener with storage: raw events and finished records written by CallStore. Timed
     from the first event to everything stored (listener synced, last flush done, backlog 0)."""
     bench_db = BenchDatabase(database_url)
     db = await bench_db.create()
     try:
-        return await _storage_pass(capture, total, db, bench_db, batch, interval_s)
+        return await _storage_pass(capture, total, db, bench_db, batch, interval_s, high_water,
+                                   throttle)
     finally:
         await db.dispose()
         await bench_db.drop()
 
 
 async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: BenchDatabase,
-                        batch: int, interval_s: float) -> dict[str, object]:
+                        batch: int, interval_s: float, high_water: int | None,
+                        throttle: bool) -> dict[str, object]:
     server = ServerProcess(capture)
     listener = AmiListener("127.0.0.1", server.port, "bench", "bench",
-                           ListenerOptions(ping_interval_s=30.0, ping_timeout_s=30.0,
-                                           resync_timeout_s=60.0))
-    store = CallStore(db, source=f"127.0.0.1:{server.port}", batch=batch, interval_s=interval_s)
+                           listener_options())
+    store = CallStore(db, source=f"127.0.0.1:{server.port}", batch=batch, interval_s=interval_s,
+                      high_water=high_water)
     tracker = CallTracker(on_record=store.on_record, keep=False)
     raw_count = 0
     first_event = 0.0
@@ -234,6 +246,8 @@ async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: Be
     listener.subscribe_raw(count_raw)
     listener.subscribe_raw(store.on_raw)
     listener.subscribe(tracker)
+    if throttle:
+        listener.throttle(store.wait_for_room)  # backpressure: bounded memory
     memory: list[dict[str, float]] = []
 
     def sample(label: str) -> None:
@@ -284,6 +298,12 @@ async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: Be
         "stored_events_per_s": store.stored_events / elapsed,
         "seconds_streamed": streamed - start, "seconds_handled": handled - start,
         "seconds_last_flush": stored - handled, "peak_backlog": peak_backlog,
+        "peak_backlog_exact": store.peak_backlog, "throttled": throttle,
+        "high_water": store.high_water if throttle else None, "store_waits": store.waits,
+        "store_wait_s": store.wait_s, "store_stalls": store.stalls,
+        "bridge_peak": stats.bridge_peak, "bridge_max_items": listener.options.bridge_max_items,
+        "bridge_waits": stats.bridge_waits, "bridge_wait_s": stats.bridge_wait_s,
+        "late_pongs": stats.late_pongs,
         "db_size_mib": bench_db.size_mib(), "memory": memory,
     }
 
@@ -299,7 +319,20 @@ def main() -> int:
                    help="CallStore batch: events buffered before a flush is kicked")
     p.add_argument("--store-interval", type=float, default=0.25,
                    help="CallStore interval_s: the longest wait between flushes")
+    p.add_argument("--store-high-water", type=int, default=None,
+                   help="CallStore high_water: backlog above which the listener is held back "
+                        "(default 2 batches)")
+    p.add_argument("--no-throttle", action="store_true",
+                   help="storage pass without backpressure (the listener never waits)")
+    p.add_argument("--bridge-max", type=int, default=None,
+                   help="ListenerOptions.bridge_max_items (items in the thread bridge)")
+    p.add_argument("--batch-items", type=int, default=None,
+                   help="ListenerOptions.batch_items (consumer batch between throttles)")
     args = p.parse_args()
+    if args.bridge_max is not None:
+        LISTENER_OPTIONS["bridge_max_items"] = args.bridge_max
+    if args.batch_items is not None:
+        LISTENER_OPTIONS["batch_items"] = args.batch_items
 
     original = Capture.load(args.capture)
     capture = looped(original, args.events)
@@ -311,7 +344,8 @@ def main() -> int:
     bare_default = bare_client(capture, total, buffer_size=1024)
     bare_64k = bare_client(capture, total, buffer_size=65536)
     stored = asyncio.run(storage_run(capture, total, args.database_url, args.store_batch,
-                                     args.store_interval))
+                                     args.store_interval, args.store_high_water,
+                                     not args.no_throttle))
     traced = asyncio.run(listener_run(capture, total, trace=True))
     best_bare = max(bare_default["events_per_s"], bare_64k["events_per_s"])
     result = {
@@ -340,8 +374,15 @@ def main() -> int:
           f"({stored['events']} events in {stored['seconds']:.2f} s, first event to all stored; "
           f"batch {stored['batch']}, interval {stored['interval_s']} s)")
     print(f"  handled by listener at {stored['seconds_handled']:.2f} s, last flush "
-          f"{stored['seconds_last_flush']:.2f} s, peak backlog {stored['peak_backlog']} items, "
-          f"{stored['failed_flushes']} failed flushes")
+          f"{stored['seconds_last_flush']:.2f} s, peak backlog {stored['peak_backlog']} items "
+          f"sampled / at most {stored['peak_backlog_exact']} held (high-water "
+          f"{stored['high_water'] or 'none: no throttle'}), {stored['failed_flushes']} failed "
+          f"flushes")
+    print(f"  backpressure: store held the listener {stored['store_waits']} times "
+          f"({stored['store_wait_s']:.2f} s, {stored['store_stalls']} stalls); bridge peak "
+          f"{stored['bridge_peak']} of {stored['bridge_max_items']} items, reader waited "
+          f"{stored['bridge_waits']} times ({stored['bridge_wait_s']:.2f} s); "
+          f"{stored['late_pongs']} late pongs; {stored['connects']} connect(s)")
     print(f"  stored: {stored['stored_events']} raw events ({stored['rows_ami_events']} rows) of "
           f"{stored['raw_events']} dispatched: {'ok' if stored['events_check'] else 'MISMATCH'}; "
           f"{stored['stored_records']} records ({stored['rows_calls']} rows) of "
@@ -350,6 +391,9 @@ def main() -> int:
     print("  memory (RSS):     " + ", ".join(
         f"{m['at']} {m['rss_mib']} MiB (backlog {m['backlog']})"
         for m in stored["memory"]))  # type: ignore[index,union-attr]
+    rss = {m["at"]: m["rss_mib"] for m in stored["memory"]}  # type: ignore[union-attr]
+    if "25%" in rss:
+        print(f"  RSS from 25 % to end: {rss['end'] - rss['25%']:+.1f} MiB")
     print("memory (traced):    " + ", ".join(f"{m['at']} {m['traced_kib']} KiB"
                                              for m in traced["memory"]))  # type: ignore[index,union-attr]
     return 0

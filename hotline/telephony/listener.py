@@ -19,6 +19,14 @@ What asterisk-ami 0.1.7 does and how it is handled here:
 - Sending is not thread-safe in the package: all sends go through one writer thread.
 - List actions (QueueStatus, CoreShowChannels) answer with `EventList: start`, then their items
   arrive as events carrying our ActionID, then `...Complete`; we collect them here.
+
+Memory is bounded end to end (backpressure): the bridge holds at most `bridge_max_items`
+items; when it is full the reader thread waits (it stops reading the socket) until the consumer
+has drained it to half, so TCP flow control holds the PBX back instead of memory growing. The
+consumer hands at most `batch_items` items to subscribers at a time, then awaits every
+registered throttle (`listener.throttle(store.wait_for_room)`) and yields the loop: a slow
+subscriber (storage) holds the consumer, hence the reader, hence the PBX. A Pong that is late
+because we are holding the PBX back does not count against the connection (see `_keepalive`).
 On every (re)connect QueueStatus and CoreShowChannels are asked for and the state machines
 reconcile with them (`events.Resync`); events seen before a drop and delivered again are dropped
 by their (name, Timestamp, ids) key.
@@ -36,7 +44,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Mapping
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from asterisk.ami import Action, AMIClient
 
@@ -63,6 +71,11 @@ class ListenerOptions:
     backoff_max_s: float = 30.0
     recv_buffer: int = 65536
     dedupe_window: int = 8192
+    # Backpressure: the reader thread stops reading once the bridge holds this many items and
+    # resumes when the consumer has drained it to half (0: unbounded).
+    bridge_max_items: int = 2000
+    # Items the consumer hands to subscribers before it awaits the throttles and yields.
+    batch_items: int = 1000
 
 
 @dataclass(slots=True)
@@ -76,6 +89,11 @@ class ListenerStats:
     resyncs: int = 0
     handler_errors: int = 0
     last_error: str = ""
+    bridge_peak: int = 0      # most items the bridge held at once
+    bridge_waits: int = 0     # times the reader thread waited for room in a full bridge
+    bridge_wait_s: float = 0.0
+    throttle_errors: int = 0
+    late_pongs: int = 0       # pings unanswered in time but excused (events, backpressure)
 
 
 class _Client(AMIClient):
@@ -112,21 +130,63 @@ class _Client(AMIClient):
 
 class _Bridge:
     """From the client's reader thread into the event loop. Runs in the reader thread: copies,
-    appends, wakes the loop at most once per batch, and never raises."""
+    appends, wakes the loop at most once per batch, and never raises. When it holds `max_items`
+    items it blocks the reader thread (not the loop) until the consumer has drained it to
+    `max_items // 2` or the bridge is closed."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, stats: ListenerStats) -> None:
+    _POLL_S = 0.1  # the blocked reader re-checks `closed` at least this often
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stats: ListenerStats,
+                 max_items: int = 0) -> None:
         self.loop = loop
         self.items: collections.deque[tuple] = collections.deque()
         self.wake = asyncio.Event()
         self._scheduled = False
         self._stats = stats
         self._wanted = ev.WANTED
+        self.max_items = max_items
+        self.low_items = max_items // 2
+        self.full = False            # the reader thread is waiting for room
+        self.closed = False
+        self.room = threading.Event()
 
-    def _push(self, item: tuple) -> None:
-        self.items.append(item)
+    def _push(self, item: tuple, wait: bool = True) -> None:
+        if self.closed:  # the session is over: nobody consumes this bridge any more
+            return
+        items = self.items
+        items.append(item)
+        n = len(items)
+        if n > self._stats.bridge_peak:
+            self._stats.bridge_peak = n
         if not self._scheduled:
             self._scheduled = True
             self.loop.call_soon_threadsafe(self._woken)
+        if wait and self.max_items and n >= self.max_items:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:  # in the reader thread
+        items, low, room = self.items, self.low_items, self.room
+        started = time.monotonic()
+        self._stats.bridge_waits += 1
+        self.full = True
+        try:
+            while not self.closed and not self.loop.is_closed():
+                room.clear()
+                if len(items) <= low:
+                    return
+                room.wait(self._POLL_S)
+        finally:
+            self.full = False
+            self._stats.bridge_wait_s += time.monotonic() - started
+
+    def drained(self) -> None:  # on the loop, by the consumer
+        if self.full and len(self.items) <= self.low_items:
+            self.room.set()
+
+    def close(self) -> None:
+        """Release a reader thread waiting for room, and never make it wait again."""
+        self.closed = True
+        self.room.set()
 
     def _woken(self) -> None:  # on the loop
         self._scheduled = False
@@ -149,7 +209,7 @@ class _Bridge:
 
     def on_disconnect(self, source: object = None, error: object = None, **_: object) -> None:
         try:
-            self._push((_DISCONNECT, repr(error)))
+            self._push((_DISCONNECT, repr(error)), wait=False)
         except BaseException:  # noqa: BLE001
             pass
 
@@ -168,6 +228,7 @@ class _Bridge:
 
 Handler = Callable[[ev.AmiEvent], None]
 RawHandler = Callable[[str, Mapping[str, str], float], None]
+Throttle = Callable[[], Awaitable[None]]
 
 
 class AmiListener:
@@ -182,6 +243,9 @@ class AmiListener:
         self.connected = asyncio.Event()
         self._handlers: list[Handler] = []
         self._raw_handlers: list[RawHandler] = []
+        self._throttles: list[Throttle] = []
+        self._throttling = False     # the consumer is suspended in a throttle
+        self._bridge: _Bridge | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: _Client | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
@@ -218,6 +282,17 @@ class AmiListener:
         that records can be recomputed (`telephony.store.recompute`)."""
         self._raw_handlers.append(handler)
         return lambda: self._raw_handlers.remove(handler) if handler in self._raw_handlers else None
+
+    def throttle(self, throttle: Throttle) -> Callable[[], None]:
+        """Await `throttle()` in the consumer between batches of events (at most
+        `options.batch_items` each): a subscriber that buffers (storage) returns at once while it
+        has room and otherwise holds the consumer until it has (not while logging in and
+        resyncing, which go through the consumer too). While held, the bridge fills and
+        the reader stops reading: the PBX is held back by TCP flow control. A throttle must not
+        wait forever (the live state waits with it); one that raises is logged and skipped for
+        that batch. Returns a function that unregisters it."""
+        self._throttles.append(throttle)
+        return lambda: self._throttles.remove(throttle) if throttle in self._throttles else None
 
     async def events(self) -> AsyncIterator[ev.AmiEvent]:
         """The typed events as an async iterator (unbounded buffer)."""
@@ -276,7 +351,8 @@ class AmiListener:
         return pbx_ts + max(0.0, time.time() - local_ts) if pbx_ts else time.time()
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self.connected.wait(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: see _request
+            await self.connected.wait()
 
     async def ping(self, timeout: float | None = None) -> Mapping[str, str]:
         """Ping the PBX. Its answer comes after every event sent before it, so once this returns
@@ -289,7 +365,8 @@ class AmiListener:
 
     async def _session(self) -> bool:
         loop = asyncio.get_running_loop()
-        bridge = _Bridge(loop, self.stats)
+        bridge = _Bridge(loop, self.stats, self.options.bridge_max_items)
+        self._bridge = bridge
         client = _Client(self.host, self.port, self.options.connect_timeout_s,
                          self.options.recv_buffer)
         client.add_listener(on_event=bridge.on_event, on_response=bridge.on_response,
@@ -335,6 +412,9 @@ class AmiListener:
         self._lists.reset()
         client, writer = self._client, self._writer
         self._client = self._writer = None
+        if self._bridge is not None:
+            self._bridge.close()  # a reader thread waiting for room must see the close
+            self._bridge = None
         if client is not None and writer is not None:
             # Closing joins the reader thread: keep it off the loop, after any pending send.
             await asyncio.get_running_loop().run_in_executor(writer, client.close)
@@ -352,7 +432,10 @@ class AmiListener:
         try:
             action = Action(name, dict(keys, ActionID=action_id))
             await loop.run_in_executor(writer, client.send_action, action)
-            response = await asyncio.wait_for(future, timeout)
+            # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives together
+            # with the answer, and a keepalive that survives its cancel makes stop() hang.
+            async with asyncio.timeout(timeout):
+                response = await future
         except asyncio.TimeoutError:
             raise ConnectionLost(f"no answer to {name} within {timeout:g} s") from None
         except OSError as exc:
@@ -363,17 +446,30 @@ class AmiListener:
             raise ConnectionLost(f"{name} refused: {response.get('Message', '')}")
         return response
 
+    def _progress(self) -> tuple[int, int]:
+        return self.stats.events, self.stats.bridge_waits
+
+    def _held_back(self) -> bool:
+        """We are holding the PBX back: the consumer is waiting in a throttle, or the reader
+        waits for room in the bridge. Unread data then delays any Pong."""
+        bridge = self._bridge
+        return self._throttling or (bridge is not None and bridge.full)
+
     async def _keepalive(self) -> None:
         while True:
             await asyncio.sleep(self.options.ping_interval_s)
-            before = self.stats.events
+            before = self._progress()
             try:
                 await self.ping()
             except ConnectionLost:
                 # A Pong queued behind a burst of events is late, not lost: events arriving
-                # prove the connection alive.
-                if self.stats.events == before:
+                # prove the connection alive. So does our own backpressure: while the consumer
+                # is throttled or the bridge is full the reader is not reading, the Pong waits
+                # in the socket behind unread events (a reader that waited during the ping
+                # counts too). A dead PBX is noticed once we read again and nothing comes.
+                if self._progress() == before and not self._held_back():
                     raise
+                self.stats.late_pongs += 1
 
     async def _start_resync(self) -> None:
         self._resynced = asyncio.get_running_loop().create_future()
@@ -382,7 +478,8 @@ class AmiListener:
             await self._request(name, timeout=self.options.resync_timeout_s)
         # The items are collected by the consumer; wait for both lists without blocking events.
         try:
-            await asyncio.wait_for(asyncio.shield(self._resynced), self.options.resync_timeout_s)
+            async with asyncio.timeout(self.options.resync_timeout_s):
+                await asyncio.shield(self._resynced)
         except asyncio.TimeoutError:
             raise ConnectionLost("resync lists did not complete") from None
 
@@ -390,10 +487,14 @@ class AmiListener:
 
     async def _consume(self, bridge: _Bridge) -> None:
         items = bridge.items
+        limit = max(1, self.options.batch_items)
         while True:
-            await bridge.wake.wait()
+            if not items:
+                await bridge.wake.wait()
             bridge.wake.clear()
-            while items:
+            n = 0
+            while items and n < limit:
+                n += 1
                 item = items.popleft()
                 kind = item[0]
                 if kind == _RESPONSE:
@@ -404,8 +505,26 @@ class AmiListener:
                     raise lost
                 else:
                     self._on_event(kind, item[1], item[2])
+            bridge.drained()
+            # Not before login and resync are through: their answers come through here too,
+            # and holding them back would only time the session out.
+            if self._throttles and self.connected.is_set():
+                await self._throttle()
+                bridge.drained()
             # Let other tasks run between batches of a fast stream.
             await asyncio.sleep(0)
+
+    async def _throttle(self) -> None:
+        for throttle in list(self._throttles):
+            self._throttling = True
+            try:
+                await throttle()
+            except Exception:  # noqa: BLE001 - a failing throttle must not stop the stream
+                self.stats.throttle_errors += 1
+                if self.stats.throttle_errors <= 20 or self.stats.throttle_errors % 1000 == 0:
+                    log.exception("AMI throttle %r failed", throttle)
+            finally:
+                self._throttling = False
 
     def _on_response(self, status: str, keys: dict[str, str]) -> None:
         action_id = keys.get("ActionID", "")

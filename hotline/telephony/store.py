@@ -7,12 +7,25 @@ all in one transaction per batch.
     tracker = CallTracker(on_record=store.on_record)
     task = asyncio.create_task(store.run())     # flushes every `interval_s` or `batch` events
     ...
+    listener.throttle(store.wait_for_room)      # backpressure: bounded memory
+    ...
     await store.close()                         # the last flush
 
 Batches are what makes storage keep up with a busy PBX (tens of thousands of events a second
 on SQLite): one INSERT of many rows per flush instead of a transaction per event. A failed
 flush keeps its batch in memory and is retried: the PBX does not wait for us, and events are
 not dropped because the database was briefly locked or restarting.
+
+Memory is bounded by backpressure: `wait_for_room`, registered as the listener's throttle, holds
+the listener while more than `high_water` items (default two batches) are held in memory,
+buffered or being written, until a flush has made room; the listener then stops reading and TCP
+holds the PBX back. `run` writes a batch per transaction, so the listener goes on while the
+previous batch is being written. Policy when the database stays down
+or far too slow: holding the listener for more than `stall_s` would also freeze the live state
+(board, screen pops) and a PBX kept waiting long may drop us, so after `stall_s` the store stops
+holding the listener and buffers beyond the high-water mark in memory, logged as CRITICAL, until
+a flush succeeds again (then it throttles again). Nothing is dropped; memory grows only for an
+outage longer than `stall_s`, and loudly.
 
 `recompute` folds the stored raw events again, with the same parser and state machine as the
 live path: its records equal the stored ones.
@@ -154,19 +167,33 @@ class CallStore:
     it) and writes them in batches."""
 
     def __init__(self, db: Database, source: str, *, batch: int = 5000,
-                 interval_s: float = 0.25, warn_backlog: int = 200_000) -> None:
+                 interval_s: float = 0.25, warn_backlog: int = 200_000,
+                 high_water: int | None = None, stall_s: float = 10.0) -> None:
         self.db = db
         self.source = source
         self.batch = batch
         self.interval_s = interval_s
         self.warn_backlog = warn_backlog
+        # Backpressure (see the module docstring): `wait_for_room` holds the producer while
+        # more than `high_water` items are held, for at most `stall_s` at a time.
+        self.high_water = high_water if high_water is not None else 2 * batch
+        self.stall_s = stall_s
         self._events: list[dict[str, Any]] = []
         self._records: list[CallRecord] = []
         self._kick = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._flushed = asyncio.Event()   # set after every flush attempt (room may have come)
+        self._running = False             # run() is flushing in the background
+        self._waiters = 0                 # producers waiting in wait_for_room
+        self._writing = 0                 # items in the batch being written
         self.stored_events = 0
         self.stored_records = 0
         self.failed_flushes = 0
+        self.peak_backlog = 0             # most items held at once (buffered + being written)
+        self.waits = 0                    # times wait_for_room held the producer
+        self.wait_s = 0.0
+        self.stalls = 0                   # times it gave up after stall_s (database down/slow)
+        self.overflowing = False          # buffering beyond high_water since the last stall
         self._warned = False
 
     # Subscribers: called on the loop by the listener / tracker.
@@ -184,33 +211,96 @@ class CallStore:
 
     @property
     def backlog(self) -> int:
+        """Items buffered, not yet taken by a flush."""
         return len(self._events) + len(self._records)
 
+    @property
+    def held(self) -> int:
+        """Items in memory not yet stored: the backlog and the batch being written."""
+        return len(self._events) + len(self._records) + self._writing
+
+    async def wait_for_room(self) -> None:
+        """The listener's throttle (`listener.throttle(store.wait_for_room)`): returns at once
+        while at most `high_water` items are held (buffered or being written); otherwise kicks
+        a flush and waits until that is back under the mark. Gives up after `stall_s` (database
+        down or far too slow): from then on it returns at once and the backlog grows in memory
+        (CRITICAL log) until a flush succeeds again."""
+        if self.held <= self.high_water or self.overflowing:
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.stall_s
+        self.waits += 1
+        self._waiters += 1
+        try:
+            while self.held > self.high_water:
+                self.peak_backlog = max(self.peak_backlog, self.held)
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    self.stalls += 1
+                    self.overflowing = True
+                    log.critical(
+                        "call storage stalled for %.1f s (%d failed flushes): no longer holding "
+                        "the AMI listener back; buffering beyond %d items in memory (backlog %d) "
+                        "until the database takes writes again",
+                        self.stall_s, self.failed_flushes, self.high_water, self.backlog)
+                    return
+                self._flushed.clear()
+                if self._running:
+                    self._kick.set()
+                    try:
+                        async with asyncio.timeout(remaining):
+                            await self._flushed.wait()
+                    except TimeoutError:
+                        pass
+                else:  # no run() task: write a batch here (whole, even if cancelled)
+                    if not await asyncio.shield(self.flush(self.batch)):
+                        await asyncio.sleep(min(self.interval_s, max(0.0, remaining)))
+        finally:
+            self._waiters -= 1
+            self.wait_s += loop.time() - started
+
     async def run(self) -> None:
-        """Flush until cancelled; flushes what is left when cancelled."""
+        """Flush, a batch per transaction, until cancelled; flushes what is left when
+        cancelled. A failed flush is retried after `interval_s` (not on every kick)."""
+        self._running = True
         try:
             while True:
-                try:
-                    await asyncio.wait_for(self._kick.wait(), self.interval_s)
-                except asyncio.TimeoutError:
-                    pass
+                # Straight on while a whole batch is waiting or a producer waits for room.
+                if self.backlog < self.batch and not (self._waiters and self.backlog):
+                    # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives
+                    # together with a kick, and run() would never stop.
+                    try:
+                        async with asyncio.timeout(self.interval_s):
+                            await self._kick.wait()
+                    except TimeoutError:
+                        pass
                 self._kick.clear()
                 # A stop arriving mid-write must not abort the transaction half-way.
-                await asyncio.shield(self.flush())
+                if not await asyncio.shield(self.flush(self.batch)):
+                    await asyncio.sleep(self.interval_s)
         finally:
+            self._running = False
             await self.flush()
 
     async def close(self) -> None:
         await self.flush()
 
-    async def flush(self) -> bool:
-        """Write what is buffered in one transaction. False (and the batch kept for the next
-        try) when the database refused it."""
+    async def flush(self, limit: int | None = None) -> bool:
+        """Write what is buffered (at most `limit` events and `limit` records, oldest first)
+        in one transaction. False (and the batch kept for the next try) when the database
+        refused it."""
         async with self._lock:
             events, records = self._events, self._records
             if not events and not records:
                 return True
-            self._events, self._records = [], []
+            if limit is not None and (len(events) > limit or len(records) > limit):
+                events, self._events = events[:limit], events[limit:]
+                records, self._records = records[:limit], records[limit:]
+            else:
+                self._events, self._records = [], []
+            self._writing = len(events) + len(records)
+            self.peak_backlog = max(self.peak_backlog, self.held)
             try:
                 async with self.db.write() as s:
                     if events:
@@ -230,7 +320,14 @@ class CallStore:
                     self._warned = True
                     log.critical("call storage backlog of %d items in memory", self.backlog)
                 return False
+            finally:
+                self._writing = 0
+                self._flushed.set()
             self._warned = False
+            if self.overflowing:
+                self.overflowing = False
+                log.warning("call storage writes again (backlog %d): holding the AMI listener "
+                            "back again when above %d", self.backlog, self.high_water)
             self.stored_events += len(events)
             self.stored_records += len(records)
             return True
