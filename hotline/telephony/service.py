@@ -99,6 +99,9 @@ class CallCenter:
         self._store_task: asyncio.Task[None] | None = None
         listener.subscribe_raw(self.store.on_raw)
         listener.subscribe(self._on_event)
+        # Bounded memory: while storage is behind, the listener stops reading (TCP holds the
+        # PBX back) for at most the store's stall limit.
+        listener.throttle(self.store.wait_for_room)
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings) -> "CallCenter":
