@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from hotline.telephony.listener import AmiListener, ConnectionLost, ListenerOptions, RawHandler
 from hotline.telephony.replay import Capture, ReplayServer
@@ -15,14 +16,19 @@ from hotline.telephony.tracker import CallTracker
 async def track_capture(capture: Capture | str | Path, *, timeout_s: float = 300.0,
                         options: ListenerOptions | None = None,
                         tracker: CallTracker | None = None, raw: RawHandler | None = None,
+                        throttle: Callable[[], Awaitable[None]] | None = None,
+                        server: ReplayServer | None = None,
+                        prepare: Callable[[ReplayServer, AmiListener], None] | None = None,
                         **server_options: object) -> tuple[CallTracker, AmiListener]:
-    """Replay `capture` at full speed (unless `server_options` say otherwise) to a listener
-    and return the tracker fed by it once every event of the capture has been handled.
-    `raw` also receives every raw event (storage)."""
-    if not isinstance(capture, Capture):
-        capture = Capture.load(capture)
-    server_options.setdefault("speed", 0.0)
-    server = ReplayServer(capture, **server_options)  # type: ignore[arg-type]
+    """Replay `capture` at full speed (unless `server_options` say otherwise, or `server` is a
+    replay server of one's own) to a listener and return the tracker fed by it once every event
+    of the capture has been handled. `raw` also receives every raw event (storage), `throttle`
+    is registered on the listener, `prepare` sees both before the listener starts."""
+    if server is None:
+        if not isinstance(capture, Capture):
+            capture = Capture.load(capture)
+        server_options.setdefault("speed", 0.0)
+        server = ReplayServer(capture, **server_options)  # type: ignore[arg-type]
     host, port = await server.start("127.0.0.1", 0)
     listener = AmiListener(host, port, "hotline", "replay",
                            options or ListenerOptions(backoff_initial_s=0.05, backoff_max_s=1.0))
@@ -30,6 +36,10 @@ async def track_capture(capture: Capture | str | Path, *, timeout_s: float = 300
     listener.subscribe(tracker)
     if raw is not None:
         listener.subscribe_raw(raw)
+    if throttle is not None:
+        listener.throttle(throttle)
+    if prepare is not None:
+        prepare(server, listener)
     deadline = time.monotonic() + timeout_s
     await listener.start()
     try:

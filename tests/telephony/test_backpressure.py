@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -14,8 +13,9 @@ import pytest
 
 from hotline.db import Database, upgrade
 from hotline.telephony import store as call_store
-from hotline.telephony.listener import (_RESPONSE, AmiListener, ConnectionLost, ListenerOptions,
+from hotline.telephony.listener import (_RESPONSE, AmiListener, ListenerOptions,
                                         RawHandler)
+from hotline.telephony.offline import track_capture
 from hotline.telephony.replay import Capture, ReplayServer
 from hotline.telephony.tracker import CallTracker
 
@@ -41,33 +41,13 @@ async def track_throttled(folder: Path, options: ListenerOptions,
                           throttle: Callable[[], Awaitable[None]], *,
                           tracker: CallTracker | None = None, raw: RawHandler | None = None,
                           timeout_s: float = 120.0) -> tuple[CallTracker, AmiListener]:
-    """`offline.track_capture` with a throttle registered on the listener."""
-    server = GatedServer(Capture.load(folder), speed=0.0)
-    host, port = await server.start("127.0.0.1", 0)
-    listener = AmiListener(host, port, "hotline", "replay", options)
-    server.gate = listener.connected  # the stream follows the resync
-    tracker = tracker or CallTracker()
-    listener.subscribe(tracker)
-    if raw is not None:
-        listener.subscribe_raw(raw)
-    listener.throttle(throttle)
-    deadline = time.monotonic() + timeout_s
-    await listener.start()
-    try:
-        await asyncio.wait_for(server.finished.wait(), timeout_s)
-        while True:
-            try:
-                await listener.wait_connected(max(0.1, deadline - time.monotonic()))
-                await listener.sync(5.0)
-                break
-            except ConnectionLost:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
-    finally:
-        await listener.stop()
-        await server.close()
-    return tracker, listener
+    """`offline.track_capture` with a throttle, streaming once the listener has resynced."""
+    def gate(server: ReplayServer, listener: AmiListener) -> None:
+        server.gate = listener.connected  # type: ignore[attr-defined]
+
+    return await track_capture(folder, options=options, tracker=tracker, raw=raw,
+                               throttle=throttle, timeout_s=timeout_s, prepare=gate,
+                               server=GatedServer(Capture.load(folder), speed=0.0))
 
 
 @pytest.mark.asyncio
