@@ -42,7 +42,8 @@ class AmiEventRow(Base):
     name: Mapped[str] = mapped_column(String(64))
     headers: Mapped[str] = mapped_column(Text)                # the frame's headers as JSON
 
-    __table_args__ = (Index("ix_ami_events_source_id", "source", "id"),)
+    __table_args__ = (Index("ix_ami_events_source_id", "source", "id"),
+                      Index("ix_ami_events_source_received_at", "source", "received_at"))
 
 
 class CallRow(Base):

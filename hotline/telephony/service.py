@@ -30,7 +30,8 @@ from hotline.telephony.callbacks import OUTCOMES_OF_ATTEMPT, after_attempt
 from hotline.telephony.calls import CallRecord
 from hotline.telephony.listener import AmiListener
 from hotline.telephony.models import CallbackAttempt, CallRow, MissedCallback
-from hotline.telephony.store import CallStore, load_records, record_of
+from hotline.telephony.store import (CallStore, latest_received, load_records, record_of,
+                                     stored_events, typed_events)
 from hotline.telephony.tracker import CallTracker
 from sla import metrics
 
@@ -39,6 +40,9 @@ UTC = dt.timezone.utc
 
 # Finished calls kept in memory for live metrics (rolling 24 h, today's buckets).
 RECENT_S = 2 * 86400
+# On start, the stored raw events of this long before the last one are folded again to rebuild
+# the calls in progress and the agents' states: no queue call lasts longer.
+RESTORE_S = 6 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +115,27 @@ class CallCenter:
     async def start(self) -> None:
         since = dt.datetime.now(UTC) - dt.timedelta(seconds=RECENT_S)
         self.recent.extend(await load_records(self.db, self.source, since=since))
+        await self._restore()
         self._store_task = asyncio.create_task(self.store.run(), name="call-store")
         await self.listener.start()
         log.info("call tracking: following AMI at %s", self.source)
+
+    async def _restore(self) -> None:
+        """Carry on where the previous process stopped: fold the recent stored raw events into
+        the state machines (their finished calls are stored already), so that a call answered
+        before a restart and completed after it is one record with its exact times. The resync
+        on connecting then settles what happened while nobody listened."""
+        latest = await latest_received(self.db, self.source)
+        if latest is None:
+            return
+        raw = [e async for e in stored_events(self.db, self.source, since=latest - RESTORE_S)]
+        restored = CallTracker(keep=False)
+        for event in typed_events(raw):
+            restored(event)
+        self.tracker.calls = calls.CallState(restored.calls.calls, restored.calls.dialled)
+        self.tracker.live = restored.live
+        log.info("call tracking: %d stored events replayed, %d calls in progress", len(raw),
+                 len(restored.calls.calls))
 
     async def stop(self) -> None:
         await self.listener.stop()

@@ -38,7 +38,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -91,12 +91,10 @@ class StoredEvent:
     received_at: float
 
 
-def fold_raw(raw: Iterable[StoredEvent]) -> tuple[CallState, list[CallRecord]]:
-    """The call state and finished records from raw events in arrival order, exactly as the
-    listener handed them to the state machine (list answers gathered into Resyncs)."""
+def typed_events(raw: Iterable[StoredEvent]) -> Iterator[ev.AmiEvent]:
+    """Typed events from raw events in arrival order, exactly as the listener handed them to
+    its subscribers (list answers gathered into Resyncs; malformed ones skipped, as then)."""
     lists = ev.ResyncLists(auto=True)
-    state = CallState()
-    records: list[CallRecord] = []
     skipped = 0
     for item in raw:
         try:
@@ -111,18 +109,30 @@ def fold_raw(raw: Iterable[StoredEvent]) -> tuple[CallState, list[CallRecord]]:
             event = lists.collect(action_id, event)  # type: ignore[arg-type]
             if event is None:
                 continue
-        state = calls.apply(state, event)
-        if state.finished:
-            records.extend(state.finished)
+        yield event
     if skipped:
-        log.info("recompute: %d stored events did not parse (as when received)", skipped)
-    return state, records
+        log.info("%d stored events did not parse (as when received)", skipped)
 
 
-async def stored_events(db: Database, source: str | None = None,
+def fold_raw(raw: Iterable[StoredEvent]) -> tuple[CallState, list[CallRecord]]:
+    """The call state and finished records from raw events in arrival order."""
+    return calls.fold(typed_events(raw))
+
+
+async def stored_events(db: Database, source: str | None = None, since: float | None = None,
                         chunk: int = 20_000) -> AsyncIterator[StoredEvent]:
-    """The stored raw events in arrival order, read in chunks (bounded memory)."""
+    """The stored raw events in arrival order, read in chunks (bounded memory); with `since`,
+    from the first one received at or after that PBX time."""
     last = 0
+    if since is not None:
+        first = select(func.min(AmiEventRow.id)).where(AmiEventRow.received_at >= since)
+        if source is not None:
+            first = first.where(AmiEventRow.source == source)
+        async with db.read() as s:
+            start = (await s.execute(first)).scalar_one_or_none()
+        if start is None:
+            return
+        last = start - 1
     while True:
         query = select(AmiEventRow.id, AmiEventRow.name, AmiEventRow.headers,
                        AmiEventRow.received_at).where(AmiEventRow.id > last)
@@ -135,6 +145,13 @@ async def stored_events(db: Database, source: str | None = None,
         for row in rows:
             yield StoredEvent(row.name, json.loads(row.headers), row.received_at)
         last = rows[-1].id
+
+
+async def latest_received(db: Database, source: str) -> float | None:
+    """PBX time of the last stored event of `source`."""
+    async with db.read() as s:
+        return (await s.execute(select(func.max(AmiEventRow.received_at))
+                                .where(AmiEventRow.source == source))).scalar_one_or_none()
 
 
 async def recompute(db: Database, source: str | None = None) -> list[CallRecord]:

@@ -31,6 +31,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ami_events', schema=None) as batch_op:
         batch_op.create_index('ix_ami_events_source_id', ['source', 'id'], unique=False)
+        batch_op.create_index('ix_ami_events_source_received_at', ['source', 'received_at'], unique=False)
 
     op.create_table('call_callbacks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -123,6 +124,7 @@ def downgrade() -> None:
 
     op.drop_table('call_callbacks')
     with op.batch_alter_table('ami_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_ami_events_source_received_at')
         batch_op.drop_index('ix_ami_events_source_id')
 
     op.drop_table('ami_events')
