@@ -77,7 +77,7 @@ async def prepare(db: Database) -> list[DemoAccount]:
     return list(DEMO_ACCOUNTS)
 
 
-DEMO_CAPTURE = "demo-busy.ami.raw.gz"   # ../shared/ami-traces/busy, recorded from Asterisk 22
+DEMO_CAPTURE = "demo-busy.ami.raw.gz"   # the shared folder's ami-traces/busy, from Asterisk 22
 DEMO_AMI_USER, DEMO_AMI_SECRET = "hotline", "demo-pbx"
 
 

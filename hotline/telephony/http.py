@@ -234,8 +234,7 @@ async def missed_submit(request: web.Request) -> web.StreamResponse:
             request.app[SETTINGS].policy.callback_max_attempts)
     except (Conflict, InvalidInput, NotFound) as exc:
         status, message = form_error(exc)
-        return await _missed_page(request, status=status if status != 403 else 404,
-                                  error=message)
+        return await _missed_page(request, status=status, error=message)
     raise web.HTTPSeeOther(f"/calls/missed?done={view.caller}")
 
 

@@ -212,6 +212,8 @@ async def test_missed_call_page_records_a_callback(followed: Any) -> None:
     resp = await followed.post(f"/calls/missed/{target['id']}", data={
         "_csrf": token, "outcome": "reached", "version": target["version"]})
     assert resp.status == 409 and "已" in await resp.text()
+    resp = await followed.post("/calls/missed/999999", data={"_csrf": token, "outcome": "reached"})
+    assert resp.status == 404
 
 
 async def test_unit_handlers_and_editors_cannot_see_calls(followed: Any) -> None:
