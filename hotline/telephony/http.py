@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -53,7 +54,7 @@ async def _records(request: web.Request) -> tuple[list[CallRecord], float]:
     center = center_of(request)
     if center is not None:
         return center.records(), center.now()
-    return await service.stored_records(request.app[DB]), service.wall_now()
+    return await service.stored_records(request.app[DB]), time.time()
 
 
 def _ts(ts: float | None) -> str | None:

@@ -14,7 +14,6 @@ import asyncio
 import collections
 import datetime as dt
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -328,18 +327,7 @@ async def record_callback(db: Database, who: Principal, callback_id: int, outcom
         return _view(row)
 
 
-async def callback_attempts(db: Database, callback_id: int) -> list[CallbackAttempt]:
-    async with db.read() as s:
-        return list((await s.execute(select(CallbackAttempt)
-                                     .where(CallbackAttempt.callback_id == callback_id)
-                                     .order_by(CallbackAttempt.id))).scalars().all())
-
-
 async def stored_records(db: Database, hours: int = 48) -> list[CallRecord]:
     """Recent records from the database (when this process does not follow a PBX itself)."""
     since = dt.datetime.now(UTC) - dt.timedelta(hours=hours)
     return await load_records(db, since=since)
-
-
-def wall_now() -> float:
-    return time.time()
