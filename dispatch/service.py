@@ -566,6 +566,10 @@ class TicketService:
             query = query.where(Ticket.main_unit_code == unit_code)
         if phone is not None:
             query = query.where(Ticket.caller_phone == normalise_phone(phone))
+            if who.role is Role.UNIT_HANDLER:
+                # A unit sees a confidential caller's number masked, so it must not be able to
+                # find it either: for units a confidential ticket matches no phone filter.
+                query = query.where(Ticket.confidential.is_(False))
         if overdue:
             query = query.where(Ticket.status.in_([Status.DISPATCHED.value, Status.SIGNED.value]),
                                 Ticket.due < now)

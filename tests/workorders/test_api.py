@@ -133,6 +133,24 @@ async def test_confidential_caller_is_masked_for_the_unit(wo_client, tokens):
     assert seen["caller_phone"] == "138****5678"
 
 
+async def test_unit_cannot_search_by_a_confidential_callers_phone(wo_client, tokens):
+    """A unit sees 138****5678; guessing the hidden digits through ?phone= must find nothing,
+    exactly as a wrong guess does, while a non-confidential caller stays findable."""
+    secret = (await new_ticket(wo_client, tokens, type="举报"))["number"]
+    plain = (await new_ticket(wo_client, tokens, caller_phone="13900001111"))["number"]
+
+    async def numbers(who: str, phone: str) -> list[str]:
+        data = await call(wo_client, "GET", f"/api/v1/tickets?phone={phone}", tokens[who])
+        return [t["number"] for t in data["tickets"]]
+
+    right, wrong = await numbers("rsj", "13812345678"), await numbers("rsj", "13812340000")
+    assert right == wrong == []
+    assert await numbers("rsj", "13900001111") == [plain]
+    # Staff who may see the number still find the whistle-blower's ticket by it.
+    assert await numbers("agent1", "13812345678") == [secret]
+    assert await numbers("boss", "13812345678") == [secret]
+
+
 async def test_unit_portal_flow_sign_extension_reply(wo_client, tokens):
     n = (await new_ticket(wo_client, tokens))["number"]
     mine = await call(wo_client, "GET", "/api/v1/tickets", tokens["rsj"])
