@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import importlib
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from hotline.config import ConfigError, Settings, load_settings
+from hotline.db import DatabaseUnavailable
 from hotline.errors import DomainError, ImportRejected
 
 FEATURE_CLIS: tuple[str, ...] = ("knowledge_base.cli", "dispatch.cli", "hotline.telephony.cli", "sla.cli")
@@ -30,10 +33,14 @@ def setup_logging(level: str = "INFO") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-async def _with_db(settings: Settings, work: Callable[[Any], Any], upgrade_first: bool = True) -> Any:
-    from hotline.db import Database, upgrade
+class CannotListen(Exception):
+    """The service's address cannot be bound (port in use, unknown host, no permission)."""
 
-    db = Database.from_url(settings.resolved_database_url)
+
+async def _with_db(settings: Settings, work: Callable[[Any], Any], upgrade_first: bool = True) -> Any:
+    from hotline.db import open_database, upgrade
+
+    db = await open_database(settings.resolved_database_url)
     try:
         if upgrade_first:
             await upgrade(db)
@@ -43,6 +50,35 @@ async def _with_db(settings: Settings, work: Callable[[Any], Any], upgrade_first
 
 
 # --- serve / demo ------------------------------------------------------------------------------
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The service's listening socket, bound before anything starts: a port in use stops the
+    command before it migrates the database or starts background services."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        # create_server sets SO_REUSEADDR on POSIX, as aiohttp does: a restart need not wait
+        # for the old connections' TIME_WAIT.
+        return socket.create_server(address, family=family, backlog=128)
+    except OSError as exc:
+        reason = ("the port is already in use (another process listens there; choose another "
+                  "with --port or HOTLINE_PORT)" if exc.errno == errno.EADDRINUSE
+                  else exc.strerror or str(exc))
+        raise CannotListen(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+async def _database_ready(settings: Settings) -> None:
+    """Connects once before the app starts, so an unreachable database is one message."""
+    from hotline.db import current_revision, open_database
+
+    db = await open_database(settings.resolved_database_url)
+    try:
+        if not settings.upgrade_on_start and await current_revision(db) is None:
+            raise ConfigError("the database has no schema: run `hotline db upgrade` first "
+                              "(or start without --no-upgrade)")
+    finally:
+        await db.dispose()
+
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
@@ -59,8 +95,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         changes["upgrade_on_start"] = False
     settings = settings.replace(**changes)
     setup_logging(settings.log_level)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                print=lambda msg: print(f"hotline serving on http://{settings.host}:{settings.port}"))
+    with listening_socket(settings.host, settings.port) as sock:
+        asyncio.run(_database_ready(settings))
+        web.run_app(create_app(settings), sock=sock, print=lambda msg: print(
+            f"hotline serving on http://{settings.host}:{settings.port}"))
     return 0
 
 
@@ -75,7 +113,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         changes["port"] = args.port
     settings = settings.replace(**changes)
     setup_logging(settings.log_level)
-    return demo.run(settings)
+    with listening_socket(settings.host, settings.port) as sock:
+        return demo.run(settings, sock)
 
 
 # --- db ----------------------------------------------------------------------------------------
@@ -251,5 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for err in details.get("errors", []):
             print(f"  line {err['line']}: {err['message']}", file=sys.stderr)
         return 2
+    except (DatabaseUnavailable, CannotListen) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -7,11 +7,17 @@ Every policy number the system enforces lives in `Policy`, each with its source.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hotline.localtime import zone
 
 
 class ConfigError(ValueError):
@@ -116,6 +122,13 @@ _ENV: dict[str, tuple[str, str]] = {
     "HOTLINE_URGENT_DEADLINE_HOURS": ("policy", "urgent_deadline_hours"),
 }
 
+# HOTLINE_* variables that are not settings: the config file's path, and the test tooling's
+# (scripts/test, tests/conftest.py). Any other HOTLINE_* name is a typo and is refused.
+_NOT_SETTINGS = frozenset({"HOTLINE_CONFIG", "HOTLINE_REQUIRE_BROWSER"})
+_TOOLING_PREFIX = "HOTLINE_TEST_"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -149,12 +162,18 @@ def _field_types(cls: type) -> dict[str, type]:
     return {f.name: types.get(str(f.type), str) for f in dataclasses.fields(cls)}
 
 
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
     types = _field_types(cls)
     kwargs = {}
     for key, raw in values.items():
         if key not in types:
-            raise ConfigError(f"{where}: unknown setting {key!r}")
+            name = f"{where}.{key}" if where else key
+            raise ConfigError(f"unknown setting {name!r}{_did_you_mean(key, types)}")
         kwargs[key] = _coerce(f"{where}.{key}" if where else key, raw, types[key])
     return kwargs
 
@@ -172,6 +191,8 @@ def load_settings(config_file: str | os.PathLike[str] | None = None,
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path}: cannot read it ({exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
         for key, value in data.items():
@@ -181,6 +202,11 @@ def load_settings(config_file: str | os.PathLike[str] | None = None,
                 sections[key].update(value)
             else:
                 sections[""][key] = value
+    for var in env:
+        if (var.startswith("HOTLINE_") and var not in _ENV and var not in _NOT_SETTINGS
+                and not var.startswith(_TOOLING_PREFIX)):
+            raise ConfigError(f"unknown setting {var!r} in the environment"
+                              f"{_did_you_mean(var, _ENV)}")
     for var, (section, name) in _ENV.items():
         if var in env:
             sections[section][name] = env[var]
@@ -192,6 +218,14 @@ def load_settings(config_file: str | os.PathLike[str] | None = None,
 
 
 def _validate(s: Settings) -> None:
+    if s.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"log_level: {s.log_level!r} is not a log level; "
+                          f"use one of {', '.join(LOG_LEVELS)}")
+    try:
+        zone(s.timezone)
+    except KeyError:
+        raise ConfigError(f"timezone: {s.timezone!r} is not a known time zone "
+                          "(e.g. Asia/Shanghai)") from None
     if not 0 < s.port < 65536:
         raise ConfigError(f"port: {s.port} is not a TCP port")
     if not 0 < s.ami.port < 65536:
@@ -213,3 +247,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             "database_url must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
             f"(got {url.split('://')[0]}://...)")
+    try:
+        make_url(url)
+    except (ValueError, ArgumentError) as exc:
+        # The message may quote a fragment of the URL but never the whole (no password).
+        raise ConfigError(f"database_url: not a valid database URL ({exc})") from None

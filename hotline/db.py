@@ -9,13 +9,15 @@ write lock is taken before the read. On PostgreSQL writers use row locks (`with_
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from importlib import resources
 from typing import Any, AsyncIterator
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -133,6 +135,43 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or reached. The message names it (password hidden) and
+    gives the driver's reason in one line."""
+
+
+def safe_url(url: str) -> str:
+    """The URL for messages and logs: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: name only its scheme
+        return url.split("://")[0] + "://..."
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc  # DBAPIError wraps the driver's exception
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
+async def open_database(url: str) -> Database:
+    """A Database whose first connection worked; DatabaseUnavailable when the server is down,
+    the database or role does not exist, or the SQLite file cannot be opened."""
+    try:
+        db = Database.from_url(url)
+    except OSError as exc:  # the SQLite file's folder cannot be created
+        raise DatabaseUnavailable(f"cannot open the database {safe_url(url)}: "
+                                  f"{_reason(exc)}") from exc
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, DBAPIError, asyncio.TimeoutError) as exc:
+        await db.dispose()
+        raise DatabaseUnavailable(f"cannot connect to the database {safe_url(url)}: "
+                                  f"{_reason(exc)}") from exc
+    return db
 
 
 # --- migrations -------------------------------------------------------------------------------

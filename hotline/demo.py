@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from hotline.accounts import NewUser, create_user
 from hotline.config import Settings
-from hotline.db import Database, upgrade
+from hotline.db import Database, open_database, upgrade
 from hotline.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -108,14 +108,16 @@ def embedded_pbx(settings: Settings) -> tuple[Settings, Any]:
     return settings.replace(ami=ami), pbx_ctx
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, sock: socket.socket | None = None) -> int:
+    """Prepares the sample data, then serves on `sock` (bound by the caller, so a port in use
+    fails before anything is written) or on settings.host/port."""
     from aiohttp import web
 
     from hotline.models import ROLE_LABELS_ZH
     from hotline.web.app import create_app
 
     async def setup() -> list[DemoAccount]:
-        db = Database.from_url(settings.resolved_database_url)
+        db = await open_database(settings.resolved_database_url)
         try:
             return await prepare(db)
         finally:
@@ -140,6 +142,7 @@ def run(settings: Settings) -> int:
     app = create_app(settings)
     if pbx_ctx is not None:
         app.cleanup_ctx.insert(0, pbx_ctx)
-    web.run_app(app, host=settings.host,
-                port=settings.port, print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
+    where: dict[str, Any] = {"sock": sock} if sock else {"host": settings.host,
+                                                         "port": settings.port}
+    web.run_app(app, **where, print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
     return 0
