@@ -6,8 +6,9 @@ Handlers parse the body into a frozen dataclass, call one service method, serial
 Public progress lookup: `GET /api/v1/tickets/progress/{number}?phone_last4=1234` answers the
 status and dates of a ticket to whoever knows its number and the last four digits of the phone
 it was reported from (the IVR knows both from the call). A wrong or unknown pair is a 404;
-after PROGRESS_MAX_FAILURES wrong guesses in PROGRESS_WINDOW_SECONDS, per client address and
-per ticket number, the lookup answers 429.
+after PROGRESS_MAX_FAILURES wrong guesses in PROGRESS_WINDOW_SECONDS for one ticket from one
+client address (or PROGRESS_ADDRESS_MAX_FAILURES over all tickets), that address gets 429. The
+lock is per address, so guessing at a ticket never locks out the citizen who owns it.
 """
 
 from __future__ import annotations
@@ -31,23 +32,26 @@ from dispatch.tickets import (
     TicketType,
     Urgency,
 )
-from hotline.auth import LoginThrottle, allow, public
+from hotline.auth import PairThrottle, allow, public
 from hotline.errors import Conflict, InvalidInput, PermissionDenied, RateLimited
 from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
 from hotline.web.pages import page
+from hotline.web.security import client_address
 from hotline.web.validation import form_error, form_text, form_version, json_body, path_int, query_int
 from sla.calendar import END_OF_DAY, SHANGHAI
 from sla.followups import FollowupPump
 
 TICKETS = web.AppKey("tickets", TicketService)
 PUMP = web.AppKey("followup_pump", FollowupPump)
-PROGRESS_THROTTLE = web.AppKey("progress_throttle", LoginThrottle)
+PROGRESS_THROTTLE = web.AppKey("progress_throttle", PairThrottle)
 
 PUMP_INTERVAL_SECONDS = 15.0
 PROGRESS_MAX_FAILURES = 10
 PROGRESS_WINDOW_SECONDS = 300
+# One address sweeping many ticket numbers: every guess fails, so this bounds a scan.
+PROGRESS_ADDRESS_MAX_FAILURES = 50
 NUMBER = r"{number:\d{8}-\d{4,6}}"
 
 routes = web.RouteTableDef()
@@ -341,7 +345,7 @@ async def review(request: web.Request) -> web.Response:
 @public
 async def progress(request: web.Request) -> web.Response:
     throttle = request.app[PROGRESS_THROTTLE]
-    address, number = request.remote or "?", _number(request)
+    address, number = client_address(request), _number(request)
     wait = throttle.retry_after(address, number)
     if wait:
         raise RateLimited(f"too many failed lookups; retry in {wait} s", retry_after=wait)
@@ -785,7 +789,8 @@ async def manager_review_submit(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_routes(routes)
-    app[PROGRESS_THROTTLE] = LoginThrottle(PROGRESS_MAX_FAILURES, PROGRESS_WINDOW_SECONDS)
+    app[PROGRESS_THROTTLE] = PairThrottle(PROGRESS_MAX_FAILURES, PROGRESS_WINDOW_SECONDS,
+                                          PROGRESS_ADDRESS_MAX_FAILURES)
 
     async def work_orders(app: web.Application) -> AsyncIterator[None]:
         # After the app's database context: app[DB] exists here.

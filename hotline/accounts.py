@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotline import audit
 from hotline.auth import (
     Principal,
     hash_password,
+    lock_remaining,
+    retry_seconds,
     new_api_token,
     token_digest,
     validate_new_password,
@@ -20,7 +23,7 @@ from hotline.auth import (
 )
 from hotline.db import Database, utcnow
 from hotline.errors import Conflict, InvalidInput, NotFound
-from hotline.models import ApiToken, Role, User
+from hotline.models import ApiToken, LoginFailure, Role, User, UserSession
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 
@@ -76,14 +79,41 @@ async def create_user(db: Database, actor: str, new: NewUser) -> User:
 
 
 async def set_password(db: Database, actor: str, username: str, password: str) -> None:
+    """A new password ends every session and revokes every API token of the account: whoever
+    held the old password may have opened them."""
     validate_new_password(password)
     password_hash = await hash_password(password)
     async with db.write() as s:
-        user = await s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"user {username} does not exist")
+        user = await _user(s, username)
         user.password_hash = password_hash
-        audit.record(s, actor, "user.set_password", "user", user.id)
+        ended = await _end_all(s, user.id)
+        audit.record(s, actor, "user.set_password", "user", user.id, ended)
+
+
+async def set_active(db: Database, actor: str, username: str, active: bool) -> None:
+    """Disabling an account ends its sessions and revokes its tokens on the next request;
+    enabling it again does not bring them back."""
+    async with db.write() as s:
+        user = await _user(s, username)
+        user.active = active
+        detail = {} if active else await _end_all(s, user.id)
+        audit.record(s, actor, "user.enable" if active else "user.disable", "user", user.id,
+                     detail)
+
+
+async def _user(s, username: str) -> User:
+    user = await s.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"user {username} does not exist")
+    return user
+
+
+async def _end_all(s, user_id: int) -> dict[str, int]:
+    sessions = await s.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    tokens = await s.execute(update(ApiToken).where(ApiToken.user_id == user_id,
+                                                    ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()))
+    return {"sessions_ended": sessions.rowcount or 0, "tokens_revoked": tokens.rowcount or 0}
 
 
 async def authenticate(db: Database, username: str, password: str) -> Principal | None:
@@ -95,12 +125,37 @@ async def authenticate(db: Database, username: str, password: str) -> Principal 
     return principal_of(user)
 
 
-async def load_principal(db: Database, user_id: int) -> Principal | None:
+# --- browser sessions ------------------------------------------------------------------------
+# One working shift and a half; the session cookie has the same life.
+SESSION_LIFETIME = dt.timedelta(hours=12)
+
+
+async def open_session(db: Database, who: Principal, address: str | None) -> str:
+    """Records a new browser session and returns its id (for the cookie, never stored)."""
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    async with db.write() as s:
+        # Expired rows are never read again; dropping them here keeps the table small.
+        await s.execute(delete(UserSession).where(UserSession.expires_at <= now))
+        s.add(UserSession(id_hash=token_digest(session_id), user_id=who.user_id, created_at=now,
+                          expires_at=now + SESSION_LIFETIME, address=(address or "")[:64]))
+    return session_id
+
+
+async def principal_for_session(db: Database, session_id: str) -> Principal | None:
     async with db.read() as s:
-        user = await s.get(User, user_id)
+        user = await s.scalar(
+            select(User).join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.id_hash == token_digest(session_id),
+                   UserSession.expires_at > utcnow()))
     if user is None or not user.active:
         return None
     return principal_of(user)
+
+
+async def close_session(db: Database, session_id: str) -> None:
+    async with db.write() as s:
+        await s.execute(delete(UserSession).where(UserSession.id_hash == token_digest(session_id)))
 
 
 async def list_users(db: Database) -> list[User]:
@@ -114,14 +169,43 @@ async def issue_token(db: Database, actor: str, username: str, name: str) -> str
         raise InvalidInput("token name: 1-100 characters", field="name")
     token, digest, prefix = new_api_token()
     async with db.write() as s:
-        user = await s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"user {username} does not exist")
+        user = await _user(s, username)
         row = ApiToken(user_id=user.id, name=name.strip(), token_hash=digest, prefix=prefix)
         s.add(row)
         await s.flush()
         audit.record(s, actor, "token.issue", "user", user.id, {"token_id": row.id, "name": name})
     return token
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+async def list_tokens(db: Database, username: str) -> list[TokenInfo]:
+    async with db.read() as s:
+        user = await _user(s, username)
+        rows = await s.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                               .order_by(ApiToken.id))
+        return [TokenInfo(t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at)
+                for t in rows]
+
+
+async def revoke_token(db: Database, actor: str, username: str, token_id: int) -> None:
+    async with db.write() as s:
+        user = await _user(s, username)
+        tok = await s.scalar(select(ApiToken).where(ApiToken.id == token_id,
+                                                    ApiToken.user_id == user.id))
+        if tok is None:
+            raise NotFound(f"token {token_id} of {username} does not exist")
+        if tok.revoked_at is None:
+            tok.revoked_at = utcnow()
+            audit.record(s, actor, "token.revoke", "user", user.id, {"token_id": tok.id})
 
 
 # last_used_at is informational; refreshing it at most hourly keeps reads from becoming writes.
@@ -144,3 +228,101 @@ async def principal_for_token(db: Database, token: str) -> Principal | None:
         async with db.write() as s:
             await s.execute(update(ApiToken).where(ApiToken.id == tok.id).values(last_used_at=now))
     return principal_of(user, via_token=True)
+
+
+# --- login throttle ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class LoginLock:
+    address: str
+    username: str
+    failures: int
+    retry_after: int
+
+
+@dataclass
+class LoginGuard:
+    """Failed logins, kept in the database for the window so every instance sees the same locks
+    and a manager's unlock works everywhere.
+
+    - A (client address, username) pair with `max_failures` failures in the window is locked:
+      an attacker locks a known account only for the attacker's own address, not for its owner
+      elsewhere, and not for colleagues behind the same address (each has their own username).
+    - An address that fails more than `spray_failures` times in the window across usernames
+      (password spraying) is slowed by a delay that grows with its failures, never locked out:
+      a whole call centre may sit behind that address.
+    - Rows older than the window are deleted as new failures come, so the table stays bounded
+      by what the window can hold; a lock is never forgotten while it is active."""
+
+    db: Database
+    max_failures: int
+    window_seconds: int
+    spray_failures: int = 50
+    clock: object = utcnow
+
+    def _now(self) -> dt.datetime:
+        return self.clock()  # type: ignore[operator]
+
+    async def retry_after(self, address: str, username: str) -> int:
+        now = self._now()
+        since = now - dt.timedelta(seconds=self.window_seconds)
+        async with self.db.read() as s:
+            times = list(await s.scalars(
+                select(LoginFailure.at).where(LoginFailure.address == address,
+                                              LoginFailure.username == username.lower(),
+                                              LoginFailure.at > since)
+                .order_by(LoginFailure.at.desc()).limit(self.max_failures)))
+        stamps = [t.timestamp() for t in times]
+        return retry_seconds(lock_remaining(stamps, now.timestamp(), self.max_failures,
+                                            self.window_seconds))
+
+    async def spray_delay(self, address: str) -> float:
+        """Seconds to wait before answering this address: 0 until it passes the spray ceiling,
+        then doubling every further 10 failures, at most 8 s."""
+        since = self._now() - dt.timedelta(seconds=self.window_seconds)
+        async with self.db.read() as s:
+            count = int(await s.scalar(select(func.count()).select_from(LoginFailure).where(
+                LoginFailure.address == address, LoginFailure.at > since)) or 0)
+        if count < self.spray_failures:
+            return 0.0
+        return min(0.25 * 2 ** ((count - self.spray_failures) // 10), 8.0)
+
+    async def failed(self, address: str, username: str) -> None:
+        now = self._now()
+        async with self.db.write() as s:
+            await s.execute(delete(LoginFailure).where(
+                LoginFailure.at <= now - dt.timedelta(seconds=self.window_seconds)))
+            s.add(LoginFailure(address=address[:64], username=username.lower()[:64], at=now))
+
+    async def succeeded(self, address: str, username: str) -> None:
+        async with self.db.write() as s:
+            await s.execute(delete(LoginFailure).where(LoginFailure.address == address,
+                                                       LoginFailure.username == username.lower()))
+
+    async def locks(self) -> list[LoginLock]:
+        now = self._now()
+        since = now - dt.timedelta(seconds=self.window_seconds)
+        async with self.db.read() as s:
+            rows = (await s.execute(select(LoginFailure.address, LoginFailure.username,
+                                           LoginFailure.at).where(LoginFailure.at > since))).all()
+        by_pair: dict[tuple[str, str], list[float]] = {}
+        for address, username, at in rows:
+            by_pair.setdefault((address, username), []).append(at.timestamp())
+        out = []
+        for (address, username), stamps in sorted(by_pair.items()):
+            wait = retry_seconds(lock_remaining(stamps, now.timestamp(), self.max_failures,
+                                                self.window_seconds))
+            if wait:
+                out.append(LoginLock(address, username, len(stamps), wait))
+        return out
+
+    async def unlock(self, actor: str, username: str, address: str | None = None) -> int:
+        """Forgets the failures of `username` (from one address, or from all); returns how many."""
+        where = [LoginFailure.username == username.lower()]
+        if address:
+            where.append(LoginFailure.address == address)
+        async with self.db.write() as s:
+            result = await s.execute(delete(LoginFailure).where(*where))
+            audit.record(s, actor, "login.unlock", "user", username.lower()[:64],
+                         {"address": address, "failures_forgotten": result.rowcount or 0})
+        return result.rowcount or 0

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, Sequence, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -95,44 +95,73 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-# --- login throttle ----------------------------------------------------------------------------
+# --- throttles ---------------------------------------------------------------------------------
 
-class LoginThrottle:
-    """At most `max_failures` failed logins per (client address) and per (username) in a
-    sliding window. In memory: per process, which is what a brute-force attempt hits."""
+def lock_remaining(failures: Sequence[float], now: float, max_failures: int,
+                   window: float) -> float:
+    """Seconds a key stays locked, given its failure times (any order): at most `max_failures`
+    failures in any sliding `window`, so the lock lifts when the max-th newest one ages out."""
+    recent = sorted(t for t in failures if t > now - window)
+    if len(recent) < max_failures:
+        return 0.0
+    return recent[-max_failures] + window - now
 
-    def __init__(self, max_failures: int, window_seconds: int,
+
+def retry_seconds(remaining: float) -> int:
+    return int(remaining) + 1 if remaining > 0 else 0
+
+
+class PairThrottle:
+    """In-memory throttle keyed by (client address, key), for public lookups where a database
+    write per failure would itself be an attack surface.
+
+    Locking the pair, not the key alone, means an attacker guessing at a ticket cannot lock out
+    the citizen who owns it (another address); a per-address ceiling stops one address from
+    sweeping many keys. Memory stays bounded: each pair keeps only its last `max_failures`
+    times, and when there are too many pairs the ones that are not locked are dropped first;
+    a pair that is locked is never forgotten before its lock ends."""
+
+    def __init__(self, max_failures: int, window_seconds: float, address_max_failures: int,
+                 max_pairs: int = 100_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_failures = max_failures
         self.window = window_seconds
+        self.address_max = address_max_failures
+        self.max_pairs = max_pairs
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._pairs: dict[tuple[str, str], deque[float]] = {}
+        self._addresses: dict[str, deque[float]] = {}
 
-    def _keys(self, address: str, username: str) -> tuple[str, str]:
-        return f"ip:{address}", f"user:{username.lower()}"
-
-    def retry_after(self, address: str, username: str) -> int:
+    def retry_after(self, address: str, key: str) -> int:
         now = self._clock()
-        worst = 0.0
-        for key in self._keys(address, username):
-            q = self._failures.get(key)
-            if not q:
-                continue
-            while q and q[0] <= now - self.window:
-                q.popleft()
-            if len(q) >= self.max_failures:
-                worst = max(worst, q[0] + self.window - now)
-        return int(worst) + 1 if worst > 0 else 0
+        pair = self._pairs.get((address, key), ())
+        by_address = self._addresses.get(address, ())
+        return retry_seconds(max(lock_remaining(pair, now, self.max_failures, self.window),
+                                 lock_remaining(by_address, now, self.address_max, self.window)))
 
-    def failed(self, address: str, username: str) -> None:
+    def failed(self, address: str, key: str) -> None:
         now = self._clock()
-        for key in self._keys(address, username):
-            self._failures.setdefault(key, deque()).append(now)
-        if len(self._failures) > 100_000:  # bound memory under a spray of usernames
-            self._failures.clear()
+        self._pairs.setdefault((address, key), deque(maxlen=self.max_failures)).append(now)
+        self._addresses.setdefault(address, deque(maxlen=self.address_max)).append(now)
+        if len(self._pairs) > self.max_pairs or len(self._addresses) > self.max_pairs:
+            self._prune(now)
 
-    def succeeded(self, address: str, username: str) -> None:
-        self._failures.pop(self._keys(address, username)[1], None)
+    def succeeded(self, address: str, key: str) -> None:
+        self._pairs.pop((address, key), None)
+
+    def locked_pairs(self) -> int:
+        now = self._clock()
+        return sum(1 for q in self._pairs.values()
+                   if lock_remaining(q, now, self.max_failures, self.window) > 0)
+
+    def _prune(self, now: float) -> None:
+        for table, limit in ((self._pairs, self.max_failures), (self._addresses, self.address_max)):
+            stale = [k for k, q in table.items() if lock_remaining(q, now, limit, self.window) <= 0]
+            # Oldest activity first; keep up to half the bound of unlocked entries.
+            stale.sort(key=lambda k: table[k][-1])
+            excess = len(table) - self.max_pairs // 2
+            for k in stale[:max(excess, 0)]:
+                del table[k]
 
 
 # --- route permissions -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.db import DatabaseUnavailable
 from hotline.errors import DomainError, ImportRejected
+from hotline.logs import AccessLogger
 
 FEATURE_CLIS: tuple[str, ...] = ("knowledge_base.cli", "dispatch.cli", "hotline.telephony.cli", "sla.cli")
 
@@ -28,9 +29,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from hotline import logs
+
+    logs.setup_logging(level)
 
 
 class CannotListen(Exception):
@@ -97,7 +98,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     with listening_socket(settings.host, settings.port) as sock:
         asyncio.run(_database_ready(settings))
-        web.run_app(create_app(settings), sock=sock, print=lambda msg: print(
+        web.run_app(create_app(settings), sock=sock, access_log_class=AccessLogger,
+                    print=lambda msg: print(
             f"hotline serving on http://{settings.host}:{settings.port}"))
     return 0
 
@@ -219,7 +221,49 @@ def cmd_users_password(args: argparse.Namespace) -> int:
     password = _read_password(args)
     asyncio.run(_with_db(settings_from(args), lambda db: set_password(db, "cli", args.username,
                                                                        password)))
-    print(f"password of {args.username} changed")
+    print(f"password of {args.username} changed; its sessions ended and API tokens revoked")
+    return 0
+
+
+def cmd_users_active(args: argparse.Namespace) -> int:
+    from hotline.accounts import set_active
+
+    active = args.users_command == "enable"
+    asyncio.run(_with_db(settings_from(args), lambda db: set_active(db, "cli", args.username,
+                                                                     active)))
+    print(f"{args.username} {'enabled' if active else 'disabled; its sessions ended and API tokens revoked'}")
+    return 0
+
+
+def cmd_users_tokens(args: argparse.Namespace) -> int:
+    from hotline.accounts import list_tokens
+
+    for t in asyncio.run(_with_db(settings_from(args), lambda db: list_tokens(db, args.username))):
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        print(f"{t.id}\t{t.prefix}...\t{t.name}\tlast used {used}\t{state}")
+    return 0
+
+
+def cmd_users_revoke_token(args: argparse.Namespace) -> int:
+    from hotline.accounts import revoke_token
+
+    asyncio.run(_with_db(settings_from(args), lambda db: revoke_token(db, "cli", args.username,
+                                                                       args.token_id)))
+    print(f"token {args.token_id} of {args.username} revoked")
+    return 0
+
+
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    from hotline.accounts import LoginGuard
+
+    async def unlock(db: Any) -> int:
+        settings = settings_from(args)
+        guard = LoginGuard(db, settings.login_max_failures, settings.login_window_seconds)
+        return await guard.unlock("cli", args.username, args.address)
+
+    count = asyncio.run(_with_db(settings_from(args), unlock))
+    print(f"{args.username}: {count} failed login(s) forgotten")
     return 0
 
 
@@ -274,6 +318,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=cmd_users_password)
+    for action, text in (("disable", "disable an account (ends its sessions, revokes tokens)"),
+                         ("enable", "enable a disabled account")):
+        p = users.add_parser(action, help=text)
+        p.add_argument("username")
+        p.set_defaults(func=cmd_users_active)
+    p = users.add_parser("tokens", help="list an account's API tokens")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_users_tokens)
+    p = users.add_parser("revoke-token", help="revoke one API token (id from `users tokens`)")
+    p.add_argument("username")
+    p.add_argument("token_id", type=int)
+    p.set_defaults(func=cmd_users_revoke_token)
+    p = users.add_parser("unlock", help="forget an account's failed logins (all addresses or one)")
+    p.add_argument("username")
+    p.add_argument("--address")
+    p.set_defaults(func=cmd_users_unlock)
 
     for module in FEATURE_CLIS:
         importlib.import_module(module).register(sub)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-
+    # separated). Empty: the peer address is the client, and the header is ignored.
+    trusted_proxies: str = ""
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"
     ami: AmiSettings = field(default_factory=AmiSettings)
@@ -86,6 +90,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.db').as_posix()}"
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in self.trusted_proxies.split(",") if part.strip())
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -103,6 +112,7 @@ _ENV: dict[str, tuple[str, str]] = {
     "HOTLINE_MAX_BODY_BYTES": ("", "max_body_bytes"),
     "HOTLINE_LOGIN_MAX_FAILURES": ("", "login_max_failures"),
     "HOTLINE_LOGIN_WINDOW_SECONDS": ("", "login_window_seconds"),
+    "HOTLINE_TRUSTED_PROXIES": ("", "trusted_proxies"),
     "HOTLINE_LOG_LEVEL": ("", "log_level"),
     "HOTLINE_TIMEZONE": ("", "timezone"),
     "HOTLINE_AMI_HOST": ("ami", "host"),
@@ -240,6 +250,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("policy.callback_max_attempts must be positive")
     if s.policy.service_level_seconds <= 0:
         raise ConfigError("policy.service_level_seconds must be positive")
+    try:
+        s.trusted_networks
+    except ValueError as exc:
+        raise ConfigError(f"trusted_proxies: {exc}") from None
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
     url = s.resolved_database_url

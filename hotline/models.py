@@ -87,3 +87,30 @@ class AuditEntry(Base):
     target_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class UserSession(Base):
+    """A browser login, checked on every request: deleting the row ends the session at once on
+    every instance (logout, password change, a disabled account). The cookie carries the random
+    session id; only its SHA-256 is stored, so a read of this table cannot hijack a session."""
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginFailure(Base):
+    """One failed login, kept for the throttle window. Shared by every instance, so a lock holds
+    (and a manager's unlock works) whichever instance a request reaches."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_pair", "address", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

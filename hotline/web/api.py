@@ -15,8 +15,8 @@ from dispatch.models import Unit
 from hotline import accounts, audit
 from hotline.auth import ALL_STAFF, allow
 from hotline.models import Role, User
-from hotline.web.keys import DB, principal
-from hotline.web.validation import json_body, query_int
+from hotline.web.keys import DB, THROTTLE, principal
+from hotline.web.validation import body, json_body, path_int, query_int
 
 routes = web.RouteTableDef()
 
@@ -87,6 +87,76 @@ async def tokens_issue(request: web.Request) -> web.Response:
     token = await accounts.issue_token(request.app[DB], principal(request).username,
                                        request.match_info["username"], body.name)
     return ok({"token": token, "note": "shown once; store it now"}, status=201)
+
+
+@dataclass(frozen=True)
+class PasswordIn:
+    password: str = field(metadata={"max_len": 256})
+
+
+@routes.post("/api/v1/users/{username}/password")
+@allow(Role.ADMIN)
+@body(PasswordIn)
+async def users_password(request: web.Request) -> web.Response:
+    """Sets a new password; the account's sessions end and its API tokens are revoked."""
+    body = await json_body(request, PasswordIn)
+    await accounts.set_password(request.app[DB], principal(request).username,
+                                request.match_info["username"], body.password)
+    return ok({"username": request.match_info["username"], "sessions_ended": True})
+
+
+@routes.post("/api/v1/users/{username}/{action:disable|enable}")
+@allow(Role.ADMIN)
+async def users_active(request: web.Request) -> web.Response:
+    active = request.match_info["action"] == "enable"
+    await accounts.set_active(request.app[DB], principal(request).username,
+                              request.match_info["username"], active)
+    return ok({"username": request.match_info["username"], "active": active})
+
+
+def token_json(t: accounts.TokenInfo) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+
+
+@routes.get("/api/v1/users/{username}/tokens")
+@allow(Role.ADMIN)
+async def tokens_list(request: web.Request) -> web.Response:
+    rows = await accounts.list_tokens(request.app[DB], request.match_info["username"])
+    return ok({"tokens": [token_json(t) for t in rows]})
+
+
+@routes.delete("/api/v1/users/{username}/tokens/{id}")
+@allow(Role.ADMIN)
+async def tokens_revoke(request: web.Request) -> web.Response:
+    await accounts.revoke_token(request.app[DB], principal(request).username,
+                                request.match_info["username"], path_int(request, "id"))
+    return ok({"revoked": True})
+
+
+@routes.get("/api/v1/login-locks")
+@allow(Role.MANAGER, Role.ADMIN)
+async def login_locks(request: web.Request) -> web.Response:
+    locks = await request.app[THROTTLE].locks()
+    return ok({"locks": [{"address": k.address, "username": k.username, "failures": k.failures,
+                          "retry_after": k.retry_after} for k in locks]})
+
+
+@dataclass(frozen=True)
+class UnlockIn:
+    username: str = field(metadata={"max_len": 64})
+    address: str | None = field(default=None, metadata={"max_len": 64})
+
+
+@routes.post("/api/v1/login-locks/unlock")
+@allow(Role.MANAGER, Role.ADMIN)
+@body(UnlockIn)
+async def login_unlock(request: web.Request) -> web.Response:
+    body = await json_body(request, UnlockIn)
+    forgotten = await request.app[THROTTLE].unlock(principal(request).username, body.username,
+                                                   body.address)
+    return ok({"username": body.username, "failures_forgotten": forgotten})
 
 
 @routes.get("/api/v1/units")

@@ -26,13 +26,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from sla.calendar import WorkCalendar
-from hotline.auth import LoginThrottle, allow, public
+from hotline.accounts import SESSION_LIFETIME, LoginGuard
+from hotline.auth import allow, public
 from hotline.config import ConfigError, Settings
 from hotline.db import Database, current_revision, upgrade
 from hotline.models import Role
 from hotline.web import api, pages
 from hotline.web.errors import error_middleware
-from hotline.web.keys import DB, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
+from hotline.web.keys import DB, PRINCIPAL, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
 from hotline.web.security import auth_middleware, csrf_middleware
 
 log = logging.getLogger("hotline.app")
@@ -45,7 +46,6 @@ FEATURES: tuple[str, ...] = ("knowledge_base.http", "dispatch.http", "hotline.te
 # Page templates: the shell's own, then each feature package's `templates/` folder.
 TEMPLATE_PACKAGES = ("hotline.web", "hotline.telephony", "knowledge_base", "dispatch", "sla")
 HERE = Path(__file__).parent
-SESSION_MAX_AGE = 12 * 3600  # one working shift and a half
 
 
 def session_key(settings: Settings) -> bytes:
@@ -104,25 +104,50 @@ def _observe_middleware(registry: CollectorRegistry) -> Any:
     return observe
 
 
+# Pages load scripts and styles only from our own /static folders (vendored, never a CDN);
+# inline style attributes remain in a few templates, inline scripts nowhere.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+                           "base-uri 'self'; form-action 'self'; object-src 'none'")
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects pass through here too
+        _harden(request, exc)
+        raise
+    _harden(request, response)
     return response
+
+
+def _harden(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if not isinstance(getattr(request.match_info.route, "resource", None), web.StaticResource):
+        # Pages and API answers carry citizens' names and numbers: no copy in any cache.
+        headers["Cache-Control"] = "no-store"
 
 
 @public
 async def healthz(request: web.Request) -> web.Response:
+    """Up or down for anyone (load balancers); the database dialect, schema revision and
+    calendar warnings only for managers and admins — they help an attacker, not a probe."""
     db = request.app[DB]
     try:
         async with db.read() as s:
             await s.execute(text("SELECT 1"))
         revision = await current_revision(db)
     except Exception as exc:  # the health check reports, it does not raise
-        log.error("health check: database unavailable: %s", exc)
+        log.error("health check: database unavailable: %s", type(exc).__name__)
         return web.json_response({"status": "error", "database": "unavailable"}, status=503)
+    who = request.get(PRINCIPAL)
+    if who is None or who.role not in (Role.ADMIN, Role.MANAGER):
+        return web.json_response({"status": "ok"})
     # Working-day deadlines need next year's official holiday schedule before it starts.
     missing = WorkCalendar.default().missing_years(dt.datetime.now(SHANGHAI).date())
     body = {"status": "ok", "database": db.engine.dialect.name, "schema_revision": revision,
@@ -147,11 +172,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
         _observe_middleware(registry), security_headers])
     app[SETTINGS] = settings
     app[REGISTRY] = registry
-    app[THROTTLE] = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
 
     storage = EncryptedCookieStorage(
         Fernet(session_key(settings)), cookie_name="hotline_session", httponly=True,
-        samesite="Lax", secure=settings.cookie_secure, max_age=SESSION_MAX_AGE)
+        samesite="Lax", secure=settings.cookie_secure, max_age=int(SESSION_LIFETIME.total_seconds()))
     setup_session(app, storage)
     # Inside the session middleware, so an error page still saves the session it touched.
     app.middlewares.append(error_middleware)
@@ -166,6 +190,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
         if database is None and settings.upgrade_on_start:
             await upgrade(db)
         app[DB] = db
+        app[THROTTLE] = LoginGuard(db, settings.login_max_failures,
+                                   settings.login_window_seconds)
         log.info("database ready: %s", db.engine.dialect.name)
         yield
         if database is None:

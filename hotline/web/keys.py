@@ -5,13 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from hotline.auth import LoginThrottle, Principal
+from hotline.accounts import LoginGuard
+from hotline.auth import Principal
 from hotline.config import Settings
 from hotline.db import Database
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
-THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+THROTTLE = web.AppKey("login_guard", LoginGuard)
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -9,9 +9,10 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
                  ("/calls/missed", "未接回拨"), ("/units", "承办单位")),
     Role.UNIT_HANDLER: (("/unit", "本单位工单"), ("/unit/tickets", "工单办理")),
     Role.MANAGER: (("/dashboard", "运行监控"), ("/tickets/review", "工单审核"), ("/units", "承办单位"),
-                   ("/kb/gaps", "知识缺口"), ("/audit", "审计日志")),
+                   ("/kb/gaps", "知识缺口"), ("/audit", "审计日志"), ("/login-locks", "登录锁定")),
     Role.KB_EDITOR: (("/kb/editor", "知识库编辑"), ("/kb/gaps", "知识缺口")),
-    Role.ADMIN: (("/admin", "系统管理"), ("/units", "承办单位"), ("/audit", "审计日志")),
+    Role.ADMIN: (("/admin", "系统管理"), ("/units", "承办单位"), ("/audit", "审计日志"),
+                 ("/login-locks", "登录锁定")),
 }
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -17,7 +18,7 @@ from hotline.errors import DomainError, RateLimited
 from hotline.models import ROLE_LABELS_ZH, Role
 from hotline.web.keys import DB, PRINCIPAL, SETTINGS, THROTTLE, principal
 from hotline.web.nav import NAV, home_of
-from hotline.web.security import csrf_token, end_session, start_session
+from hotline.web.security import client_address, csrf_token, end_session, start_session
 
 log = logging.getLogger("hotline.pages")
 routes = web.RouteTableDef()
@@ -61,19 +62,22 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", ""))[:64].strip()
     password = str(form.get("password", ""))[:256]
     nxt = str(form.get("next", ""))
-    throttle = request.app[THROTTLE]
-    address = request.remote or "?"
-    wait = throttle.retry_after(address, username)
+    guard = request.app[THROTTLE]
+    address = client_address(request)
+    wait = await guard.retry_after(address, username)
     if wait:
         log.warning("login throttled for %r from %s", username, address)
         raise RateLimited(f"too many failed logins; retry in {wait} s", retry_after=wait)
+    delay = await guard.spray_delay(address)
+    if delay:
+        await asyncio.sleep(delay)
     who = await accounts.authenticate(request.app[DB], username, password)
     if who is None:
-        throttle.failed(address, username)
+        await guard.failed(address, username)
         log.info("failed login for %r from %s", username, address)
         return await page(request, "login.html", status=401, next=nxt, error="用户名或密码错误")
-    throttle.succeeded(address, username)
-    await start_session(request, who)
+    await guard.succeeded(address, username)
+    await start_session(request, who, address)
     log.info("user %s logged in from %s", who.username, address)
     raise web.HTTPSeeOther(_safe_next(nxt, home_of(who.role)))
 
@@ -164,3 +168,40 @@ async def admin_create_user(request: web.Request) -> web.Response:
     except DomainError as exc:
         return await _admin_page(request, status=400, error=exc.message)
     return await _admin_page(request, created=user.username)
+
+
+@routes.post("/admin/users/{username}/{action:disable|enable}")
+@allow(Role.ADMIN)
+async def admin_user_active(request: web.Request) -> web.Response:
+    username, action = request.match_info["username"], request.match_info["action"]
+    try:
+        await accounts.set_active(request.app[DB], principal(request).username, username,
+                                  action == "enable")
+    except DomainError:
+        return await _admin_page(request, status=404, error=f"用户 {username} 不存在")
+    raise web.HTTPSeeOther("/admin")
+
+
+@routes.get("/login-locks")
+@allow(Role.MANAGER, Role.ADMIN)
+async def login_locks_page(request: web.Request) -> web.Response:
+    return await _locks_page(request, done=request.query.get("unlocked", "")[:64] or None)
+
+
+async def _locks_page(request: web.Request, status: int = 200, error: str | None = None,
+                      done: str | None = None) -> web.Response:
+    locks = await request.app[THROTTLE].locks()
+    return await page(request, "login_locks.html", status=status, locks=locks, error=error,
+                      done=done)
+
+
+@routes.post("/login-locks/unlock")
+@allow(Role.MANAGER, Role.ADMIN)
+async def login_unlock_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip()[:64]
+    address = str(form.get("address", "")).strip()[:64] or None
+    if not username:
+        return await _locks_page(request, status=400, error="请填写要解锁的用户名")
+    await request.app[THROTTLE].unlock(principal(request).username, username, address)
+    raise web.HTTPSeeOther(f"/login-locks?unlocked={quote(username)}")

@@ -1,8 +1,11 @@
 """Who is calling, may they, and did the form come from our own page.
 
 - Browser sessions: aiohttp-session cookie, encrypted and authenticated (Fernet), HttpOnly,
-  SameSite=Lax, Secure when configured; it carries the user id and a CSRF token.
-- Integrations: `Authorization: Bearer hl_...` API tokens (stored hashed).
+  SameSite=Lax, Secure when configured; it carries a random session id and a CSRF token. The
+  session id is checked against `user_sessions` on every request, so logout, a password change
+  or a disabled account end it at once, on every instance.
+- Integrations: `Authorization: Bearer hl_...` API tokens (stored hashed). An `Authorization`
+  header is a bearer token or absent: any other value, empty included, is refused (401).
 - Every route declares its roles with `hotline.auth.allow` / `public`; undeclared = refused.
 - Every unsafe method from a browser session must echo the session's CSRF token (form field
   `_csrf` or header `X-CSRF-Token`). Bearer-token calls carry no cookies and are exempt.
@@ -10,7 +13,9 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+import ipaddress
 import logging
 import secrets
 from typing import Any
@@ -22,12 +27,14 @@ from aiohttp_session import get_session, new_session
 from hotline import accounts
 from hotline.auth import PUBLIC, Principal, allowed_roles
 from hotline.errors import PermissionDenied, Unauthenticated
-from hotline.web.keys import DB, PRINCIPAL
+from hotline.web.keys import DB, PRINCIPAL, SETTINGS
 
 log = logging.getLogger("hotline.security")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SESSION_USER = "uid"
+# Read by machines (Prometheus): no login page redirect, the JSON error shape instead.
+MACHINE_PATHS = frozenset({"/metrics"})
+SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
 
 
@@ -40,23 +47,27 @@ async def csrf_token(request: web.Request) -> str:
     return token
 
 
-async def start_session(request: web.Request, who: Principal) -> None:
+async def start_session(request: web.Request, who: Principal, address: str | None) -> None:
     # A fresh session on login defeats session fixation; the CSRF token is renewed too.
+    session_id = await accounts.open_session(request.app[DB], who, address)
     session = await new_session(request)
-    session[SESSION_USER] = who.user_id
+    session[SESSION_ID] = session_id
     session[SESSION_CSRF] = secrets.token_urlsafe(24)
 
 
 async def end_session(request: web.Request) -> None:
     session = await get_session(request)
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        await accounts.close_session(request.app[DB], session_id)
     session.invalidate()
 
 
 async def _principal(request: web.Request) -> Principal | None:
     db = request.app[DB]
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("Authorization must be 'Bearer <token>'")
         who = await accounts.principal_for_token(db, token.strip())
@@ -64,13 +75,46 @@ async def _principal(request: web.Request) -> Principal | None:
             raise Unauthenticated("invalid or revoked API token")
         return who
     session = await get_session(request)
-    uid = session.get(SESSION_USER)
-    if not isinstance(uid, int):
+    session_id = session.get(SESSION_ID)
+    if not isinstance(session_id, str):
         return None
-    who = await accounts.load_principal(db, uid)
+    who = await accounts.principal_for_session(db, session_id)
     if who is None:
         session.invalidate()
     return who
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(trusted: str) -> tuple[Any, ...]:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in trusted.split(",")
+                 if p.strip())
+
+
+def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address, for throttles and logs. Behind a configured trusted proxy it is
+    the nearest X-Forwarded-For hop that is not itself a trusted proxy; hops further out were
+    written by the client and are not believed."""
+    peer = request.remote or "?"
+    networks = _networks(request.app[SETTINGS].trusted_proxies)
+    if not networks or not _trusted(peer, networks):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
+            if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer
+    return peer
 
 
 def _is_static(request: web.Request) -> bool:
@@ -93,7 +137,8 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         log.error("route %s %s declares no roles; refused", request.method, request.path)
         raise PermissionDenied("this route is not open to anyone")
     if who is None:
-        if request.path.startswith("/api/") or request.method not in SAFE_METHODS:
+        if (request.path.startswith("/api/") or request.path in MACHINE_PATHS
+                or request.method not in SAFE_METHODS):
             raise Unauthenticated("log in or send an API token")
         raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
     if who.role not in declared:
@@ -105,7 +150,10 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if (request.method in SAFE_METHODS or "Authorization" in request.headers
+    # Only a request authenticated by a valid bearer token is exempt: a browser never sends one
+    # on its own, while a cookie rides along with any cross-site form.
+    who = request.get(PRINCIPAL)
+    if (request.method in SAFE_METHODS or (who is not None and who.via_token)
             or request.match_info.http_exception is not None):
         return await handler(request)
     session = await get_session(request)

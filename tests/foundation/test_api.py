@@ -148,15 +148,26 @@ async def test_agents_see_every_unit(client, accounts):
     assert (await client.get("/api/v1/units/ZZ-GJJ")).status == 200
 
 
-async def test_healthz_and_metrics(client, accounts):
+async def test_healthz_tells_anonymous_callers_only_up_or_down(client, accounts):
     resp = await client.get("/healthz")
-    body = await resp.json()
-    assert resp.status == 200 and body["status"] == "ok" and body["schema_revision"]
+    assert resp.status == 200 and await resp.json() == {"status": "ok"}
+    await login(client, "boss")
+    body = await (await client.get("/healthz")).json()
+    assert body["status"] == "ok" and body["schema_revision"]
+    assert body["database"] in ("sqlite", "postgresql")
     assert isinstance(body["calendar_missing_years"], list)
     assert bool(body["calendar_missing_years"]) == ("warnings" in body)
-    await login(client, "boss")
     text = await (await client.get("/metrics")).text()
     assert 'hotline_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+
+
+async def test_metrics_refuses_in_the_json_error_shape(client, accounts):
+    resp = await client.get("/metrics", allow_redirects=False)
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "unauthenticated"
+    resp = await client.get("/metrics", headers={"Authorization": "Bearer hl_not-a-token"})
+    assert resp.status == 401 and resp.content_type == "application/json"
+    assert (await resp.json())["error"]["code"] == "unauthenticated"
 
 
 async def test_units_import_over_the_api_reports_bad_lines(client, db, accounts):

@@ -7,9 +7,9 @@ from tests.conftest import ACCOUNTS, CSRF_RE, PASSWORD, login
 NAV_EXPECTED = {
     "agent": ("/desk", ["坐席工作台", "新建工单", "回访", "未接回拨", "承办单位"]),
     "unit": ("/unit", ["本单位工单", "工单办理"]),
-    "manager": ("/dashboard", ["运行监控", "工单审核", "承办单位", "知识缺口", "审计日志"]),
+    "manager": ("/dashboard", ["运行监控", "工单审核", "承办单位", "知识缺口", "审计日志", "登录锁定"]),
     "kb_editor": ("/kb/editor", ["知识库编辑", "知识缺口"]),
-    "admin": ("/admin", ["系统管理", "承办单位", "审计日志"]),
+    "admin": ("/admin", ["系统管理", "承办单位", "审计日志", "登录锁定"]),
 }
 
 

@@ -271,6 +271,25 @@ async def test_progress_lookup_is_throttled(wo_client, tokens):
     assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
 
 
+async def test_guessing_at_a_ticket_never_locks_out_its_owner(aiohttp_client, settings, db,
+                                                              tokens):
+    from hotline.web.app import create_app
+
+    # Behind a trusted reverse proxy, so the test can speak from two client addresses.
+    client = await aiohttp_client(create_app(settings.replace(trusted_proxies="127.0.0.1"),
+                                             database=db))
+    n = (await new_ticket(client, tokens))["number"]
+    attacker, owner = {"X-Forwarded-For": "198.51.100.66"}, {"X-Forwarded-For": "198.51.100.1"}
+    for guess in range(10):
+        resp = await client.get(f"/api/v1/tickets/progress/{n}?phone_last4={guess:04d}",
+                                headers=attacker)
+        assert resp.status == 404
+    resp = await client.get(f"/api/v1/tickets/progress/{n}?phone_last4=5678", headers=attacker)
+    assert resp.status == 429
+    resp = await client.get(f"/api/v1/tickets/progress/{n}?phone_last4=5678", headers=owner)
+    assert resp.status == 200 and (await resp.json())["number"] == n
+
+
 async def test_catalogue_api(wo_client, tokens):
     rule = await call(wo_client, "POST", "/api/v1/dispatch/catalogue", tokens["boss"],
                       {"category": "住房公积金", "district": "金水区", "unit_code": "JS-GOV"}, 201)
