@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 from importlib import resources
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from sqlalchemy import DateTime, MetaData, event, text
@@ -85,14 +87,28 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
+def _private_file(database: str) -> None:
+    """The SQLite file holds citizens' names and numbers: owner-only, like the session key.
+    SQLite gives its -wal and -shm files the database file's mode."""
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except PermissionError:
+        pass  # a read-only or foreign-owned file: SQLite reports what it cannot do
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """The engine for `url`. Statement parameters are never put into errors or logs: they hold
+    password and token hashes and confidential callers' names and numbers."""
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            from pathlib import Path
-
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(database)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

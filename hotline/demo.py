@@ -20,6 +20,7 @@ from sqlalchemy import select
 from hotline.accounts import NewUser, create_user
 from hotline.config import Settings
 from hotline.db import Database, open_database, upgrade
+from hotline.logs import AccessLogger
 from hotline.models import Role, User
 
 log = logging.getLogger(__name__)
@@ -144,5 +145,5 @@ def run(settings: Settings, sock: socket.socket | None = None) -> int:
         app.cleanup_ctx.insert(0, pbx_ctx)
     where: dict[str, Any] = {"sock": sock} if sock else {"host": settings.host,
                                                          "port": settings.port}
-    web.run_app(app, **where, print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
+    web.run_app(app, **where, access_log_class=AccessLogger, print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
     return 0
