@@ -58,9 +58,11 @@ class Vocabulary:
 
     def check(self, category: str | None, district: str | None) -> None:
         if category is not None and category not in self.categories:
-            raise InvalidInput(f"unknown category {category!r}", field="category")
+            raise InvalidInput(f"unknown category {category!r}", field="category",
+                               zh=f"没有“{category}”这个诉求分类，请从列表中选择")
         if district is not None and district not in self.districts:
-            raise InvalidInput(f"unknown district {district!r}", field="district")
+            raise InvalidInput(f"unknown district {district!r}", field="district",
+                               zh=f"没有“{district}”这个区县，请从列表中选择")
 
 
 async def vocabulary(s: AsyncSession) -> Vocabulary:
@@ -78,7 +80,8 @@ async def vocabulary(s: AsyncSession) -> Vocabulary:
 async def active_unit(s: AsyncSession, code: str, field: str = "unit_code") -> Unit:
     unit = await s.get(Unit, code)
     if unit is None or not unit.active:
-        raise InvalidInput(f"unknown unit {code}", field=field)
+        raise InvalidInput(f"unknown unit {code}", field=field,
+                           zh=f"承办单位 {code} 不存在或已停用")
     return unit
 
 
@@ -95,7 +98,7 @@ async def add_rule(db: Database, actor: str, category: str, district: str | None
     category = category.strip()
     district = district.strip() if district else None
     if not category:
-        raise InvalidInput("category is required", field="category")
+        raise InvalidInput("category is required", field="category", zh="请填写诉求分类")
     async with db.write() as s:
         await active_unit(s, unit_code)
         vocab = await vocabulary(s)
@@ -106,14 +109,17 @@ async def add_rule(db: Database, actor: str, category: str, district: str | None
             else CatalogueEntry.district == district).with_for_update())
         if clash is not None:
             raise Conflict(f"a rule for {category} / {district or '全市'} exists already "
-                           f"(id {clash.id}); delete it first", id=clash.id)
+                           f"(id {clash.id}); delete it first", id=clash.id,
+                           zh=f"“{category} / {district or '全市'}”的派单规则已存在"
+                              f"（编号 {clash.id}），请先删除")
         rule = CatalogueEntry(category=category, district=district, unit_code=unit_code,
                               note=note, created_by=actor)
         s.add(rule)
         try:
             await s.flush()
         except IntegrityError:  # a concurrent manager added the same key first
-            raise Conflict(f"a rule for {category} / {district or '全市'} exists already") from None
+            raise Conflict(f"a rule for {category} / {district or '全市'} exists already",
+                           zh=f"“{category} / {district or '全市'}”的派单规则已存在") from None
         audit.record(s, actor, "catalogue.add", "dispatch_catalogue", rule.id,
                      {"category": category, "district": district, "unit_code": unit_code})
     return rule
@@ -123,7 +129,7 @@ async def delete_rule(db: Database, actor: str, rule_id: int) -> None:
     async with db.write() as s:
         rule = await s.get(CatalogueEntry, rule_id, with_for_update=True)
         if rule is None:
-            raise NotFound(f"catalogue rule {rule_id} not found")
+            raise NotFound(f"catalogue rule {rule_id} not found", zh=f"派单规则 {rule_id} 不存在")
         await s.delete(rule)
         audit.record(s, actor, "catalogue.delete", "dispatch_catalogue", rule_id,
                      {"category": rule.category, "district": rule.district,

@@ -82,7 +82,8 @@ def normalise_phone(raw: str | None) -> str | None:
     if not phone:
         return None
     if not PHONE_RE.match(phone):
-        raise InvalidInput("caller_phone must be 3-20 digits", field="caller_phone")
+        raise InvalidInput("caller_phone must be 3-20 digits", field="caller_phone",
+                           zh="来电号码须为 3-20 位数字")
     return phone
 
 
@@ -99,10 +100,12 @@ def _text(value: str | None, name: str, limit: int, required: bool = False) -> s
     value = value.strip() if value is not None else None
     if not value:
         if required:
-            raise InvalidInput(f"{name} is required", field=name)
+            raise InvalidInput(f"{name} is required", field=name,
+                               zh=f"请填写{domain.FIELD_LABELS.get(name, name)}")
         return None
     if len(value) > limit:
-        raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+        raise InvalidInput(f"{name} is longer than {limit} characters", field=name,
+                           zh=f"{domain.FIELD_LABELS.get(name, name)}不能超过 {limit} 个字")
     return value
 
 
@@ -251,7 +254,7 @@ class TicketService:
         query = _where_visible(select(Ticket).where(Ticket.number == number), who)
         ticket = await s.scalar(query.with_for_update())
         if ticket is None:
-            raise NotFound(f"ticket {number} not found")
+            raise NotFound(f"ticket {number} not found", zh=f"工单 {number} 不存在")
         return ticket
 
     async def _transition(self, who: Principal, number: str, decide: Decide,
@@ -264,7 +267,8 @@ class TicketService:
             t = await self._locked(s, who, number)
             if version is not None and version != t.version:
                 raise Conflict(f"ticket {number} was changed meanwhile (version {t.version}); "
-                               "reload it", version=t.version)
+                               "reload it", version=t.version,
+                               zh=f"工单 {number} 已被他人修改，请刷新页面后再操作")
             command = await decide(s, t, now)
             await self._apply(s, t, command, who.username, now, note, **detail)
             if after is not None:
@@ -273,7 +277,8 @@ class TicketService:
 
     def _unit_of(self, who: Principal) -> str:
         if who.role is not Role.UNIT_HANDLER or not who.unit_code:
-            raise PermissionDenied("only a unit handler acts for a unit")
+            raise PermissionDenied("only a unit handler acts for a unit",
+                                   zh="只有承办单位经办人可以办理此操作")
         return who.unit_code
 
     def _deadlines_for(self, t: Ticket, unit: Unit, now: dt.datetime,
@@ -283,7 +288,7 @@ class TicketService:
         if due is None:
             due = self.deadlines.due(now, TicketType(t.type), unit.default_deadline_workdays, urgent)
         elif due <= now:
-            raise InvalidInput("the deadline is in the past", field="due")
+            raise InvalidInput("the deadline is in the past", field="due", zh="办理时限已过")
         return min(ack, due), due
 
     async def _units(self, s: AsyncSession, main: str,
@@ -305,14 +310,17 @@ class TicketService:
         district = _text(new.district, "district", 50)
         call_id = _text(new.call_id, "call_id", 64)
         if new.answered_on_spot and new.unit_code:
-            raise InvalidInput("a ticket answered on the spot is not dispatched", field="unit_code")
+            raise InvalidInput("a ticket answered on the spot is not dispatched", field="unit_code",
+                               zh="当场解答的工单不派单")
         if new.answered_on_spot and not (new.kb_article_id or "").strip():
-            raise InvalidInput("name the knowledge-base article used", field="kb_article_id")
+            raise InvalidInput("name the knowledge-base article used", field="kb_article_id",
+                               zh="请注明所用的知识库条目")
         if new.assisting_units and not new.unit_code:
-            raise InvalidInput("assisting units need a main unit", field="assisting_units")
+            raise InvalidInput("assisting units need a main unit", field="assisting_units",
+                               zh="有协办单位时须指定主办单位")
         now = self.clock()
         if new.due is not None and new.due <= now:
-            raise InvalidInput("the deadline is in the past", field="due")
+            raise InvalidInput("the deadline is in the past", field="due", zh="办理时限已过")
         async with self.db.write() as s:
             (await catalogue.vocabulary(s)).check(category, district)
             unit = None
@@ -358,9 +366,10 @@ class TicketService:
 
     async def suggest(self, request: RoutingRequest, limit: int = 5) -> list[Suggestion]:
         if not request.text.strip():
-            raise InvalidInput("text is required", field="text")
+            raise InvalidInput("text is required", field="text", zh="请填写诉求内容")
         if len(request.text) > MAX_CONTENT:
-            raise InvalidInput(f"text is longer than {MAX_CONTENT} characters", field="text")
+            raise InvalidInput(f"text is longer than {MAX_CONTENT} characters", field="text",
+                               zh=f"诉求内容不能超过 {MAX_CONTENT} 个字")
         assert self.routers is not None
         return await self.routers.suggest(request, limit)
 
@@ -372,7 +381,8 @@ class TicketService:
             if exclude_number:
                 own = await s.scalar(select(Ticket.id).where(Ticket.number == exclude_number))
                 if own is None:
-                    raise NotFound(f"ticket {exclude_number} not found")
+                    raise NotFound(f"ticket {exclude_number} not found",
+                                   zh=f"工单 {exclude_number} 不存在")
                 exclude.append(own)
             return await duplicates.find(s, text, district, category, self.clock(), exclude)
 
@@ -419,7 +429,8 @@ class TicketService:
 
         async def decide(s: AsyncSession, t: Ticket, now: dt.datetime) -> domain.Command:
             if requested_due <= now:
-                raise InvalidInput("the requested deadline is in the past", field="requested_due")
+                raise InvalidInput("the requested deadline is in the past", field="requested_due",
+                                   zh="申请的延至日期已过")
             return domain.RequestExtension(unit, requested_due, reason, now)
 
         return await self._transition(who, number, decide, reason, version,
@@ -495,7 +506,7 @@ class TicketService:
             code = unit_code or t.main_unit_code
             if code is None:
                 raise InvalidInput("name the unit that handles the reopened ticket",
-                                   field="unit_code")
+                                   field="unit_code", zh="请指定重办工单的承办单位")
             extra = t.assisting_units if assisting is None else assisting
             unit, extra = await self._units(s, code, extra)
             ack, deadline = self._deadlines_for(t, unit, now, due)
@@ -506,7 +517,8 @@ class TicketService:
     async def merge(self, who: Principal, number: str, master_number: str,
                     note: str | None = None, version: int | None = None) -> TicketView:
         if number == master_number:
-            raise InvalidInput("a ticket cannot be merged into itself", field="master")
+            raise InvalidInput("a ticket cannot be merged into itself", field="master",
+                               zh="工单不能并入自身")
         note = _text(note, "note", MAX_NOTE)
         now = self.clock()
         async with self.db.write() as s:
@@ -515,15 +527,19 @@ class TicketService:
             master = await s.scalar(select(Ticket).where(Ticket.number == master_number)
                                     .with_for_update())
             if master is None:
-                raise NotFound(f"ticket {master_number} not found")
+                raise NotFound(f"ticket {master_number} not found",
+                               zh=f"工单 {master_number} 不存在")
             t = await s.scalar(select(Ticket).where(Ticket.number == number).with_for_update())
             if t is None:
-                raise NotFound(f"ticket {number} not found")
+                raise NotFound(f"ticket {number} not found", zh=f"工单 {number} 不存在")
             if version is not None and version != t.version:
-                raise Conflict(f"ticket {number} was changed meanwhile; reload it")
+                raise Conflict(f"ticket {number} was changed meanwhile; reload it",
+                               zh=f"工单 {number} 已被他人修改，请刷新页面后再操作")
             if Status(master.status) not in OPEN:
                 raise Conflict(f"the master ticket {master_number} is {master.status}; "
-                               "merge only into an open ticket")
+                               "merge only into an open ticket",
+                               zh=f"主工单 {master_number} 的状态为“{Status(master.status).label}”，"
+                                  "只能并入未办结的工单")
             await self._apply(s, t, domain.Merge(master.id), who.username, now, note,
                               master=master_number)
             # Tickets merged into this one follow it to the new master.
@@ -542,7 +558,7 @@ class TicketService:
         async with self.db.read() as s:
             t = await s.scalar(_where_visible(select(Ticket).where(Ticket.number == number), who))
             if t is None:
-                raise NotFound(f"ticket {number} not found")
+                raise NotFound(f"ticket {number} not found", zh=f"工单 {number} 不存在")
             events = list(await s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
                                           .order_by(TicketEvent.id)))
             master = None
@@ -610,11 +626,11 @@ class TicketService:
         is theirs with the last four digits of the phone number they called from."""
         if not re.fullmatch(r"\d{4}", phone_last4 or ""):
             raise InvalidInput("phone_last4 must be the last 4 digits of the caller's phone",
-                               field="phone_last4")
+                               field="phone_last4", zh="请输入来电号码的后 4 位")
         async with self.db.read() as s:
             t = await s.scalar(select(Ticket).where(Ticket.number == number))
         if t is None or not t.caller_phone or not t.caller_phone.endswith(phone_last4):
-            raise NotFound(f"ticket {number} not found")
+            raise NotFound(f"ticket {number} not found", zh=f"工单 {number} 不存在")
         return Progress(t.number, Status(t.status), t.created_at, t.due, t.replied_at, t.closed_at)
 
     # --- notifications -------------------------------------------------------------------------
@@ -634,7 +650,8 @@ class TicketService:
         async with self.db.write() as s:
             n = await s.get(Notification, notification_id, with_for_update=True)
             if n is None or (who.role is Role.UNIT_HANDLER and n.unit_code != who.unit_code):
-                raise NotFound(f"notification {notification_id} not found")
+                raise NotFound(f"notification {notification_id} not found",
+                               zh=f"通知 {notification_id} 不存在")
             if n.read_at is None:
                 n.read_at = self.clock()
         return n

@@ -48,6 +48,14 @@ STATUS_LABELS = {
     Status.CLOSED: "已办结", Status.MERGED: "已并单",
 }
 
+# Ticket fields as the pages name them, for the Chinese text of errors that name a field.
+FIELD_LABELS = {
+    "content": "诉求内容", "caller_name": "来电人姓名", "caller_phone": "来电号码",
+    "address": "地址", "category": "诉求分类", "district": "区县", "call_id": "通话编号",
+    "note": "备注", "reason": "理由", "text": "内容", "unit_code": "承办单位", "due": "办理时限",
+    "requested_due": "延至日期", "type": "诉求类型",
+}
+
 OPEN = frozenset({Status.CREATED, Status.DISPATCHED, Status.SIGNED, Status.RETURNED})
 """A unit (or the hotline) still owes the citizen an answer."""
 
@@ -91,9 +99,21 @@ class FollowupKind(enum.StrEnum):
     CALLBACK_DUE = "callback_due"  # the hotline owes the citizen a call back
 
 
+# Each command as the pages name it, for the Chinese text of an IllegalTransition.
+COMMAND_LABELS = {
+    "answer_on_spot": "当场解答", "dispatch": "派单", "sign": "签收", "return": "退单",
+    "redispatch": "改派", "send_back": "驳回退单", "request_extension": "申请延期",
+    "approve_extension": "同意延期", "refuse_extension": "不同意延期", "reply": "答复",
+    "master_replied": "同步主工单答复", "callback": "回访", "close": "办结", "reopen": "重办",
+    "merge": "并单",
+}
+
+
 class IllegalTransition(Conflict):
     def __init__(self, command: str, status: Status) -> None:
+        label = COMMAND_LABELS.get(command.replace(" ", "_"), "执行此操作")
         super().__init__(f"cannot {command} a ticket that is {status.value} ({status.label})",
+                         zh=f"工单当前状态为“{status.label}”，不能{label}；请刷新页面查看最新状态",
                          status=status.value, command=command)
 
 
@@ -290,17 +310,21 @@ SUPERVISION: dict[FollowupKind, frozenset[Status]] = {
 
 def _main_unit(state: TicketState, unit: str, what: str) -> None:
     if unit != state.unit:
-        raise PermissionDenied(f"only the main unit (主办单位) can {what} this ticket")
+        raise PermissionDenied(f"only the main unit (主办单位) can {what} this ticket",
+                               zh="只有主办单位可以办理此操作")
 
 
 def _to_unit(state: TicketState, status: Status, unit: str, assisting: tuple[str, ...],
              acknowledge_due: dt.datetime, due: dt.datetime) -> TicketState:
     if unit in assisting:
-        raise InvalidInput("the main unit cannot also be an assisting unit", field="assisting_units")
+        raise InvalidInput("the main unit cannot also be an assisting unit", field="assisting_units",
+                           zh="主办单位不能同时是协办单位")
     if len(set(assisting)) != len(assisting):
-        raise InvalidInput("an assisting unit is listed twice", field="assisting_units")
+        raise InvalidInput("an assisting unit is listed twice", field="assisting_units",
+                           zh="协办单位重复")
     if due < acknowledge_due:
-        raise InvalidInput("the deadline falls before the acknowledgement deadline", field="due")
+        raise InvalidInput("the deadline falls before the acknowledgement deadline", field="due",
+                           zh="办理时限早于签收时限")
     return dataclasses.replace(state, status=status, unit=unit, assisting=assisting,
                                acknowledge_due=acknowledge_due, due=due, extension=None,
                                returned_by=None, return_reason=None)
@@ -308,7 +332,8 @@ def _to_unit(state: TicketState, status: Status, unit: str, assisting: tuple[str
 
 def _answer_on_spot(s: TicketState, c: AnswerOnSpot) -> TicketState:
     if not c.kb_article_id.strip():
-        raise InvalidInput("an answer on the spot names the knowledge-base article", field="kb_article_id")
+        raise InvalidInput("an answer on the spot names the knowledge-base article", field="kb_article_id",
+                           zh="当场解答须注明所用的知识库条目")
     return dataclasses.replace(s, status=S.CLOSED, kb_article_id=c.kb_article_id)
 
 
@@ -324,7 +349,7 @@ def _sign(s: TicketState, c: Sign) -> TicketState:
 def _return(s: TicketState, c: Return) -> TicketState:
     _main_unit(s, c.unit, "return")
     if not c.reason.strip():
-        raise InvalidInput("a return (退单) needs a reason", field="reason")
+        raise InvalidInput("a return (退单) needs a reason", field="reason", zh="退单须填写理由")
     return dataclasses.replace(s, status=S.RETURNED, returned_by=c.unit, return_reason=c.reason,
                                extension=None)
 
@@ -332,7 +357,7 @@ def _return(s: TicketState, c: Return) -> TicketState:
 def _redispatch(s: TicketState, c: Redispatch) -> TicketState:
     if c.unit == s.returned_by:
         raise InvalidInput("to give the ticket back to the unit that returned it, send it back",
-                           field="unit_code")
+                           field="unit_code", zh="要把工单交回退单的单位，请用“驳回退单”")
     return _to_unit(s, S.DISPATCHED, c.unit, c.assisting, c.acknowledge_due, c.due)
 
 
@@ -346,39 +371,44 @@ def _request_extension(s: TicketState, c: RequestExtension) -> TicketState:
     _main_unit(s, c.unit, "ask for an extension of")
     assert s.due is not None
     if s.extension is not None:
-        raise Conflict("an extension request is already waiting for a decision")
+        raise Conflict("an extension request is already waiting for a decision",
+                       zh="已有延期申请在等待审核")
     if c.at >= s.due:
-        raise Conflict("an extension (延期) must be asked for before the deadline")
+        raise Conflict("an extension (延期) must be asked for before the deadline",
+                       zh="延期须在办理时限到期前申请")
     if c.requested_due <= s.due:
         raise InvalidInput("the requested deadline must be later than the current one",
-                           field="requested_due")
+                           field="requested_due", zh="申请的延至日期须晚于当前办理时限")
     if not c.reason.strip():
-        raise InvalidInput("an extension request needs a reason", field="reason")
+        raise InvalidInput("an extension request needs a reason", field="reason",
+                           zh="申请延期须填写理由")
     return dataclasses.replace(s, extension=Extension(c.requested_due, c.reason, c.at))
 
 
 def _approve_extension(s: TicketState, c: ApproveExtension) -> TicketState:
     if s.extension is None:
-        raise Conflict("no extension request is waiting for a decision")
+        raise Conflict("no extension request is waiting for a decision", zh="没有待审核的延期申请")
     due = c.due or s.extension.requested_due
     if due <= c.at:
-        raise InvalidInput("the new deadline is in the past", field="due")
+        raise InvalidInput("the new deadline is in the past", field="due", zh="新的办理时限已过")
     assert s.due is not None
     if due <= s.due:
-        raise InvalidInput("the new deadline must be later than the current one", field="due")
+        raise InvalidInput("the new deadline must be later than the current one", field="due",
+                           zh="新的办理时限须晚于当前办理时限")
     return dataclasses.replace(s, due=due, extension=None)
 
 
 def _refuse_extension(s: TicketState, c: RefuseExtension) -> TicketState:
     if s.extension is None:
-        raise Conflict("no extension request is waiting for a decision")
+        raise Conflict("no extension request is waiting for a decision", zh="没有待审核的延期申请")
     return dataclasses.replace(s, extension=None)
 
 
 def _reply(s: TicketState, c: Reply) -> TicketState:
     _main_unit(s, c.unit, "reply to")
     if not c.text.strip():
-        raise InvalidInput("the reply (答复) must say what was done", field="text")
+        raise InvalidInput("the reply (答复) must say what was done", field="text",
+                           zh="答复须写明办理情况")
     return dataclasses.replace(s, status=S.REPLIED, reply=c.text, extension=None)
 
 

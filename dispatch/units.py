@@ -207,5 +207,5 @@ async def get_unit(db: Database, who: Principal, code: str) -> Unit:
     # A unit handler gets the same 404 for another unit as for a missing one: existence of
     # other units' records is not theirs to probe.
     if unit is None or not who.can_see_unit(code):
-        raise NotFound(f"unit {code} not found")
+        raise NotFound(f"unit {code} not found", zh=f"承办单位 {code} 不存在")
     return unit

@@ -1,4 +1,9 @@
-"""Domain errors. Services raise these; one middleware (hotline.web.errors) maps them to HTTP."""
+"""Domain errors. Services raise these; one middleware (hotline.web.errors) maps them to HTTP.
+
+`message` is English: logs, the CLI, and the JSON API's `message`. Pages show people Chinese:
+a raise site that a page or the desk's JavaScript can reach also gives `zh=` (the JSON API's
+`message_zh`); without it people see a generic Chinese text for the status.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from typing import Any, Sequence
 class DomainError(Exception):
     code = "error"
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, *, zh: str | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.zh = zh
         self.details = details
 
 
@@ -40,8 +46,9 @@ class Unauthenticated(DomainError):
 class RateLimited(DomainError):
     code = "rate_limited"
 
-    def __init__(self, message: str, retry_after: int, **details: Any) -> None:
-        super().__init__(message, **details)
+    def __init__(self, message: str, retry_after: int, *, zh: str | None = None,
+                 **details: Any) -> None:
+        super().__init__(message, zh=zh or f"尝试次数过多，请 {retry_after} 秒后再试", **details)
         self.retry_after = retry_after
 
 
@@ -61,5 +68,6 @@ class ImportRejected(InvalidInput):
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         super().__init__(f"{len(errors)} bad row(s); nothing imported",
+                         zh=f"{len(errors)} 行有误，未导入任何内容",
                          errors=[{"line": e.line, "message": e.message} for e in errors])
         self.errors = list(errors)

@@ -1,5 +1,7 @@
-"""One place maps errors to HTTP: `{"error": {"code": "...", "message": "..."}}` for the API,
-a simple page for browsers. Every client error is logged with the request id."""
+"""One place maps errors to HTTP: `{"error": {"code": "...", "message": "...", "message_zh":
+"..."}}` for the API (`message` English, `message_zh` what a person reads: the error's own
+Chinese text or a generic one for its status), a simple page in Chinese for browsers. Every
+client error is logged with the request id."""
 
 from __future__ import annotations
 
@@ -44,6 +46,16 @@ _ZH = {
 }
 
 
+def status_of(exc: Exception) -> int:
+    return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+
+
+def message_zh(exc: Exception) -> str:
+    """What a person reads about a domain error (pages, the desk's JavaScript): its own Chinese
+    text, else the generic one of its status."""
+    return getattr(exc, "zh", None) or _ZH.get(status_of(exc), _ZH[400])
+
+
 def wants_json(request: web.Request) -> bool:
     return request.path.startswith("/api/") or request.path in ("/healthz",) or \
         "application/json" in request.headers.get("Accept", "")
@@ -51,16 +63,21 @@ def wants_json(request: web.Request) -> bool:
 
 async def error_response(request: web.Request, status: int, code: str, message: str,
                    details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> web.Response:
+                   headers: dict[str, str] | None = None,
+                   message_zh: str | None = None) -> web.Response:
+    generic = _ZH.get(status, _ZH[500] if status >= 500 else _ZH[400])
     if wants_json(request):
-        body: dict[str, Any] = {"code": code, "message": message}
+        body: dict[str, Any] = {"code": code, "message": message,
+                                "message_zh": message_zh or generic}
         if details:
             body["details"] = details
         return web.json_response({"error": body}, status=status, headers=headers,
                                  dumps=lambda o: json.dumps(o, ensure_ascii=False))
     from hotline.web.pages import render_error
 
-    return await render_error(request, status, _ZH.get(status, message), message, headers)
+    # A page shows only Chinese: the generic title, and the specific text when there is one.
+    return await render_error(request, status, generic,
+                              message_zh if message_zh and message_zh != generic else "", headers)
 
 
 @web.middleware
@@ -68,11 +85,12 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except DomainError as exc:
-        status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        status = status_of(exc)
         log.info("%s %s %s -> %d %s: %s", request.get(REQUEST_ID), request.method, request.path,
                  status, exc.code, exc.message)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        return await error_response(request, status, exc.code, exc.message, exc.details or None, headers)
+        return await error_response(request, status, exc.code, exc.message, exc.details or None,
+                                    headers, message_zh=exc.zh)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -86,4 +104,6 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         log.exception("%s %s %s -> 500", request.get(REQUEST_ID), request.method, request.path)
         return await error_response(request, 500, "internal_error",
                               "internal error; the request id is in the server log",
-                              {"request_id": request.get(REQUEST_ID)})
+                              {"request_id": request.get(REQUEST_ID)},
+                              message_zh=f"服务器内部错误，请将请求编号 {request.get(REQUEST_ID)} "
+                                         "告知系统管理员")

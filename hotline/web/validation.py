@@ -137,9 +137,7 @@ def form_version(form: Any) -> int | None:
 
 
 def form_error(exc: Exception) -> tuple[int, str]:
-    """HTTP status and message for a domain error shown back on the form's page."""
-    from hotline.errors import Conflict, NotFound, PermissionDenied
+    """HTTP status and the Chinese message for a domain error shown back on the form's page."""
+    from hotline.web.errors import message_zh, status_of
 
-    status = (409 if isinstance(exc, Conflict) else 403 if isinstance(exc, PermissionDenied)
-              else 404 if isinstance(exc, NotFound) else 400)
-    return status, getattr(exc, "message", str(exc))
+    return status_of(exc), message_zh(exc)
