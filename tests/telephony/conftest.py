@@ -22,10 +22,18 @@ def capture_dirs() -> list[Path]:
         raise FileNotFoundError(
             f"test data {TRACES} is missing: the call-tracking tests need the shared folder "
             f"(../shared/ami-traces/) beside the checkout")
-    dirs = sorted(p for p in TRACES.iterdir() if (p / "ami.raw").is_file() and (p / "expected.json").is_file())
+    dirs = sorted(p for p in TRACES.iterdir() if (p / "ami.raw").is_file()
+                  and (p / "expected.json").is_file() and not (p / "outage.json").is_file())
     if not dirs:
         raise FileNotFoundError(f"no capture (ami.raw + expected.json) under {TRACES}")
     return dirs
+
+
+def outage_dirs() -> list[Path]:
+    """Captures recorded by a listener that was down for a while (`outage.json` gives the gap):
+    the stream alone misses what ended in the gap, so only a reconciliation with Asterisk's
+    queue_log can equal the ground truth."""
+    return sorted(p for p in TRACES.iterdir() if (p / "outage.json").is_file())
 
 
 def expected(folder: Path) -> dict:
