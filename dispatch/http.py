@@ -25,6 +25,7 @@ from dispatch.models import UNIT_KINDS, CatalogueEntry, Notification, Ticket
 from dispatch.routing import RoutingRequest, Suggestion
 from dispatch.service import MAX_CONTENT, NewTicket, TicketService, TicketView
 from dispatch.tickets import (
+    FIELD_LABELS,
     Resolution,
     Satisfaction,
     Source,
@@ -70,7 +71,9 @@ def moment(value: str | None, name: str) -> dt.datetime | None:
             return dt.datetime.combine(dt.date.fromisoformat(value), END_OF_DAY, tzinfo=SHANGHAI)
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO date or date-time", field=name) from None
+        raise InvalidInput(f"{name} must be an ISO date or date-time", field=name,
+                           zh=f"{FIELD_LABELS.get(name, name)}须为日期（如 2026-12-31）"
+                              "或日期时间") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
 
 
@@ -307,7 +310,7 @@ def _statuses(request: web.Request) -> list[Status]:
         return [Status(part) for part in raw.split(",") if part]
     except ValueError:
         raise InvalidInput("status must be one of " + ", ".join(s.value for s in Status),
-                           field="status") from None
+                           field="status", zh="工单状态参数无效") from None
 
 
 @routes.get("/api/v1/tickets")
@@ -554,12 +557,8 @@ DONE_LABELS = {"sign": "已签收", "reply": "已提交答复", "extension": "�
                "return": "已退回热线"}
 
 
-def fmt(moment: dt.datetime | None) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
 def _page_context() -> dict[str, Any]:
-    return {"fmt": fmt, "labels": {s.value: s.label for s in Status}, "actions": ACTION_LABELS,
+    return {"labels": {s.value: s.label for s in Status}, "actions": ACTION_LABELS,
             "is_overdue": is_overdue}
 
 
@@ -613,11 +612,12 @@ async def unit_ticket_action(request: web.Request) -> web.StreamResponse:
         else:
             due = moment(text("requested_due") or None, "requested_due")
             if due is None:
-                raise InvalidInput("请填写延至日期", field="requested_due")
+                raise InvalidInput("requested_due is required", field="requested_due",
+                                   zh="请填写延至日期")
             await service.request_extension(who, number, due, text("reason"), version=version)
     except (Conflict, InvalidInput, PermissionDenied) as exc:
-        status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, PermissionDenied) else 400
-        return await _unit_ticket(request, status=status, error=exc.message)
+        status, message = form_error(exc)
+        return await _unit_ticket(request, status=status, error=message)
     raise web.HTTPSeeOther(f"/unit/tickets/{number}?done={action}")
 
 
@@ -664,7 +664,8 @@ async def agent_new_submit(request: web.Request) -> web.StreamResponse:
         try:
             kind = TicketType(values["type"])
         except ValueError:
-            raise InvalidInput("请选择诉求类型", field="type") from None
+            raise InvalidInput("type must be one of the request types", field="type",
+                               zh="请选择诉求类型") from None
         new = NewTicket(content=values["content"], type=kind,
                         category=values["category"] or None, district=values["district"] or None,
                         address=values["address"] or None,
@@ -688,7 +689,7 @@ async def agent_dispatch_submit(request: web.Request) -> web.StreamResponse:
     try:
         unit = _field(form, "unit_code", 32)
         if not unit:
-            raise InvalidInput("请选择承办单位", field="unit_code")
+            raise InvalidInput("unit_code is required", field="unit_code", zh="请选择承办单位")
         await _service(request).dispatch(principal(request), number, unit,
                                          version=form_version(form))
     except (Conflict, InvalidInput, PermissionDenied) as exc:
@@ -723,7 +724,8 @@ async def agent_callback_submit(request: web.Request) -> web.StreamResponse:
             resolution = Resolution(_field(form, "resolution"))
             satisfaction = Satisfaction(_field(form, "satisfaction"))
         except ValueError:
-            raise InvalidInput("请选择是否解决和满意度", field="resolution") from None
+            raise InvalidInput("resolution and satisfaction are required", field="resolution",
+                               zh="请选择是否解决和满意度") from None
         await _service(request).callback(principal(request), number, resolution, satisfaction,
                                          _field(form, "note", 2000) or None, form_version(form))
     except (Conflict, InvalidInput, PermissionDenied) as exc:
@@ -764,7 +766,7 @@ async def manager_review_submit(request: web.Request) -> web.StreamResponse:
         if action == "redispatch":
             unit = _field(form, "unit_code", 32)
             if not unit:
-                raise InvalidInput("请选择承办单位", field="unit_code")
+                raise InvalidInput("unit_code is required", field="unit_code", zh="请选择承办单位")
             await service.redispatch(who, number, unit, (), moment(_field(form, "due") or None,
                                                                   "due"), note, version)
         elif action == "send-back":

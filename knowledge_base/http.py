@@ -22,7 +22,7 @@ from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
 from hotline.web.pages import page
-from hotline.web.validation import json_body, query_int
+from hotline.web.validation import form_error, json_body, query_int
 from knowledge_base import importer, service
 from knowledge_base.models import (
     ARTICLE_STATUSES,
@@ -108,7 +108,8 @@ def _article_id(request: web.Request) -> str:
     try:
         return service.check_article_id(article_id)
     except InvalidInput:
-        raise NotFound(f"article {article_id[:40]} does not exist") from None
+        raise NotFound(f"article {article_id[:40]} does not exist",
+                       zh=f"知识条目 {article_id[:40]} 不存在") from None
 
 
 def _int_id(request: web.Request, name: str, what: str) -> int:
@@ -198,14 +199,14 @@ class SearchBody:
     record: bool = True
 
 
-NOTICE_TOO_SHORT = {"code": "too_short",
-                    "message": "请至少输入2个汉字或拼音字母 (type at least 2 characters)"}
+NOTICE_TOO_SHORT = {"code": "too_short", "message": "请至少输入2个汉字或拼音字母"}
 
 
 async def _search(request: web.Request, q: str, limit: int, category: str | None,
                   record: bool) -> web.Response:
     if not 1 <= limit <= 50:
-        raise InvalidInput("limit must be between 1 and 50", field="limit")
+        raise InvalidInput("limit must be between 1 and 50", field="limit",
+                           zh="条数须在 1 到 50 之间")
     live = request.app[LIVE_INDEX]
     body: dict[str, Any] = {"q": service.clean_query(q, RAW_QUERY_LIMIT),
                             "truncated": len(q) > RAW_QUERY_LIMIT,
@@ -224,10 +225,11 @@ async def _search(request: web.Request, q: str, limit: int, category: str | None
 @allow(*SEARCHERS)
 async def api_search(request: web.Request) -> web.Response:
     if "q" not in request.query:
-        raise InvalidInput("q is required", field="q")
+        raise InvalidInput("q is required", field="q", zh="请输入要查询的内容")
     category = request.query.get("category") or None
     if category is not None and len(category) > 50:
-        raise InvalidInput("category is longer than 50 characters", field="category")
+        raise InvalidInput("category is longer than 50 characters", field="category",
+                           zh="分类不能超过 50 个字")
     return await _search(request, request.query["q"], query_int(request, "limit", 5, 1, 50),
                          category, request.query.get("record", "1") not in ("0", "false"))
 
@@ -294,7 +296,8 @@ async def api_articles(request: web.Request) -> web.Response:
     who = principal(request)
     update = request.query.get("update") or None
     if update is not None and update not in UPDATE_STATES:
-        raise InvalidInput(f"update must be one of {', '.join(UPDATE_STATES)}", field="update")
+        raise InvalidInput(f"update must be one of {', '.join(UPDATE_STATES)}", field="update",
+                           zh="更新状态参数无效")
     flt = service.ArticleFilter(
         status=request.query.get("status") or None,
         category=(request.query.get("category") or "")[:50] or None,
@@ -459,7 +462,8 @@ async def api_flag(request: web.Request) -> web.Response:
 async def api_flags(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
     if status not in ("open", "resolved", "all"):
-        raise InvalidInput("status must be open, resolved or all", field="status")
+        raise InvalidInput("status must be open, resolved or all", field="status",
+                           zh="状态参数无效")
     rows = await service.list_flags(request.app[DB], None if status == "all" else status,
                                     request.query.get("article_id") or None,
                                     query_int(request, "limit", 200, 1, 1000))
@@ -491,7 +495,8 @@ async def api_report_gap(request: web.Request) -> web.Response:
     """The agent rejected what the search showed (没有找到)."""
     body = await json_body(request, GapBody)
     if not service.searchable(body.query):
-        raise InvalidInput("query must have at least 2 characters to search for", field="query")
+        raise InvalidInput("query must have at least 2 characters to search for", field="query",
+                           zh="查询内容至少需要 2 个字")
     gap = await service.record_gap(request.app[DB], body.query, "rejected")
     assert gap is not None
     return ok(gap_json(gap), status=201)
@@ -530,7 +535,8 @@ async def api_resolve_gap(request: web.Request) -> web.Response:
 async def api_export(request: web.Request) -> web.Response:
     status = request.query.get("status", "all")
     if status != "all" and status not in ARTICLE_STATUSES:
-        raise InvalidInput("status must be all, draft, published or retired", field="status")
+        raise InvalidInput("status must be all, draft, published or retired", field="status",
+                           zh="状态参数无效")
     statuses = ARTICLE_STATUSES if status == "all" else (status,)
     lines = await importer.export_lines(request.app[DB], statuses)
     return web.Response(text="".join(line + "\n" for line in lines),
@@ -544,7 +550,7 @@ async def api_import(request: web.Request) -> web.Response:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput("the file is not valid UTF-8") from None
+        raise InvalidInput("the file is not valid UTF-8", zh="文件不是有效的 UTF-8 文本") from None
     result = await importer.import_articles(
         request.app[DB], principal(request).username, text,
         partial=request.query.get("partial") in ("1", "true"))
@@ -589,7 +595,6 @@ def _form_of(article: Article | None) -> dict[str, str]:
 def _page_context(request: web.Request) -> dict[str, Any]:
     return {"status_labels": STATUS_LABELS_ZH, "flag_labels": FLAG_KIND_LABELS_ZH,
             "update_labels": UPDATE_STATE_LABELS_ZH, "field_labels": FIELD_LABELS_ZH,
-            "local": lambda m: local_iso(m)[:16].replace("T", " ") if m else "",
             "workdays": _workdays(request)}
 
 
@@ -655,7 +660,8 @@ async def editor_create(request: web.Request) -> web.StreamResponse:
                                                str(form.get("note", "")) or None)
     except DomainError as exc:
         values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-        return await _article_page(request, None, status=400, error=exc.message, form=values)
+        status, message = form_error(exc)
+        return await _article_page(request, None, status=status, error=message, form=values)
     await _synced(request)
     raise web.HTTPSeeOther(f"/kb/editor/{article.id}?saved=created")
 
@@ -689,8 +695,8 @@ async def editor_save(request: web.Request) -> web.StreamResponse:
         if isinstance(exc, Conflict):
             # Keep the editor's text; saving again replaces the other editor's version.
             values.pop("base_version", None)
-        return await _article_page(request, article, status=400 if isinstance(
-            exc, InvalidInput) else 409, error=exc.message, form=values)
+        status, message = form_error(exc)
+        return await _article_page(request, article, status=status, error=message, form=values)
     if changed:
         await _synced(request)
     raise web.HTTPSeeOther(f"/kb/editor/{article_id}?saved={'saved' if changed else 'same'}")
@@ -709,7 +715,8 @@ async def _status_action(request: web.Request, action: str) -> web.StreamRespons
             await service.retire_article(db, who.username, article_id, note)
     except Conflict as exc:
         article = await service.get_article(db, who, article_id)
-        return await _article_page(request, article, status=409, error=exc.message)
+        status, message = form_error(exc)
+        return await _article_page(request, article, status=status, error=message)
     await _synced(request)
     raise web.HTTPSeeOther(f"/kb/editor/{article_id}?saved={action}ed")
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline import audit
+from hotline import audit, localtime
 from hotline.auth import Principal
 from hotline.db import Database, utcnow
 from hotline.errors import Conflict, InvalidInput, NotFound
@@ -30,6 +30,7 @@ from hotline.models import Role
 from knowledge_base.models import (
     ARTICLE_STATUSES,
     FLAG_KINDS,
+    STATUS_LABELS_ZH,
     Answer,
     Article,
     ArticleVersion,
@@ -68,6 +69,11 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _AUTO_ID_RE = re.compile(r"^KB-(\d+)$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NOTE_MAX = 2_000
+
+
+def _named(field: str) -> str:
+    """The field as the editor's form names it, for Chinese error texts."""
+    return FIELD_LABELS_ZH.get(field) or {"note": "备注", "id": "编号"}.get(field, field)
 GAP_QUERY_MAX = 200
 ANSWER_QUERY_MAX = 500
 MIN_QUERY_CHARS = 2
@@ -79,32 +85,28 @@ REBUILD_THRESHOLD = 200
 # ---------------------------------------------------------------------- time helpers
 
 
-def _shanghai() -> dt.tzinfo:
-    from sla.calendar import SHANGHAI
-
-    return SHANGHAI
-
-
 def parse_time(value: Any, field: str) -> dt.datetime | None:
     """ISO 8601 date or date-time; without an offset it is Beijing time (the hotline's clock)."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be an ISO 8601 date-time string", field=field)
+        raise InvalidInput(f"{field} must be an ISO 8601 date-time string", field=field,
+                           zh=f"{_named(field)}须为日期时间")
     try:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(f"{field} is not an ISO 8601 date-time: {value[:40]!r}",
-                           field=field) from None
+                           field=field, zh=f"{_named(field)}不是有效的日期时间") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_shanghai())
+        moment = moment.replace(tzinfo=localtime.SHANGHAI)
     if not 1990 <= moment.year <= 2100:
-        raise InvalidInput(f"{field} is out of range", field=field)
+        raise InvalidInput(f"{field} is out of range", field=field,
+                           zh=f"{_named(field)}超出范围（1990-2100 年）")
     return moment.astimezone(dt.timezone.utc)
 
 
 def local_iso(moment: dt.datetime | None) -> str | None:
-    return moment.astimezone(_shanghai()).isoformat() if moment else None
+    return localtime.iso(moment)
 
 
 # ---------------------------------------------------------------------- article content
@@ -133,11 +135,13 @@ INPUT_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleInput))
 
 def _check_chars(value: str, field: str) -> None:
     if _CONTROL_RE.search(value):
-        raise InvalidInput(f"{field} contains control characters", field=field)
+        raise InvalidInput(f"{field} contains control characters", field=field,
+                           zh=f"{_named(field)}含有控制字符")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{field} contains invalid characters", field=field) from None
+        raise InvalidInput(f"{field} contains invalid characters", field=field,
+                           zh=f"{_named(field)}含有无效字符") from None
 
 
 def _text(raw: Mapping[str, Any], field: str) -> str | None:
@@ -145,14 +149,16 @@ def _text(raw: Mapping[str, Any], field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a string", field=field)
+        raise InvalidInput(f"{field} must be a string", field=field,
+                           zh=f"{_named(field)}须为文本")
     _check_chars(value, field)
     if field in _LINE_FIELDS:
         value, limit = " ".join(value.split()), _LINE_FIELDS[field]
     else:
         value, limit = value.replace("\r\n", "\n").strip(), _BLOCK_FIELDS[field]
     if len(value) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field)
+        raise InvalidInput(f"{field} is longer than {limit} characters", field=field,
+                           zh=f"{_named(field)}不能超过 {limit} 个字")
     return value or None
 
 
@@ -162,18 +168,20 @@ def _list(raw: Mapping[str, Any], field: str) -> tuple[str, ...]:
         return ()
     max_items, max_len = _LIST_FIELDS[field]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"{field} must be a list of strings", field=field)
+        raise InvalidInput(f"{field} must be a list of strings", field=field,
+                           zh=f"{_named(field)}须为文本列表")
     out: list[str] = []
     for item in value:
         _check_chars(item, field)
         item = " ".join(item.split())
         if len(item) > max_len:
             raise InvalidInput(f"an item of {field} is longer than {max_len} characters",
-                               field=field)
+                               field=field, zh=f"{_named(field)}每项不能超过 {max_len} 个字")
         if item and item not in out:
             out.append(item)
     if len(out) > max_items:
-        raise InvalidInput(f"{field} has more than {max_items} items", field=field)
+        raise InvalidInput(f"{field} has more than {max_items} items", field=field,
+                           zh=f"{_named(field)}不能超过 {max_items} 项")
     return tuple(out)
 
 
@@ -184,7 +192,7 @@ def parse_input(raw: Mapping[str, Any]) -> ArticleInput:
         values[field] = _text(raw, field)
     for field in _REQUIRED:
         if not values[field]:
-            raise InvalidInput(f"{field} is required", field=field)
+            raise InvalidInput(f"{field} is required", field=field, zh=f"请填写{_named(field)}")
     for field in _LIST_FIELDS:
         values[field] = _list(raw, field)
     values["policy_changed_at"] = parse_time(raw.get("policy_changed_at"), "policy_changed_at")
@@ -194,7 +202,7 @@ def parse_input(raw: Mapping[str, Any]) -> ArticleInput:
 def check_article_id(article_id: Any) -> str:
     if not isinstance(article_id, str) or not _ID_RE.match(article_id):
         raise InvalidInput("id must be 1-32 letters, digits, '-', '_' or '.' (like KB-0001)",
-                           field="id")
+                           field="id", zh="编号须为 1-32 个字母、数字、“-”“_”或“.”（如 KB-0001）")
     return article_id
 
 
@@ -301,7 +309,8 @@ def _note(note: str | None) -> str | None:
     _check_chars(note, "note")
     note = note.strip()
     if len(note) > _NOTE_MAX:
-        raise InvalidInput(f"note is longer than {_NOTE_MAX} characters", field="note")
+        raise InvalidInput(f"note is longer than {_NOTE_MAX} characters", field="note",
+                           zh=f"备注不能超过 {_NOTE_MAX} 个字")
     return note or None
 
 
@@ -314,7 +323,7 @@ async def _next_id(session: AsyncSession) -> str:
 async def _article_for_write(session: AsyncSession, article_id: str) -> Article:
     article = await session.get(Article, article_id)
     if article is None:
-        raise NotFound(f"article {article_id} does not exist")
+        raise NotFound(f"article {article_id} does not exist", zh=f"知识条目 {article_id} 不存在")
     return article
 
 
@@ -331,7 +340,8 @@ async def create_article(db: Database, actor: str, content: ArticleInput,
         else:
             check_article_id(article_id)
             if await s.get(Article, article_id) is not None:
-                raise Conflict(f"article {article_id} already exists")
+                raise Conflict(f"article {article_id} already exists",
+                               zh=f"知识条目 {article_id} 已存在")
         now = utcnow()
         article = Article(id=article_id, status="draft", version=1, created_at=now,
                           created_by=actor, changed_at=now, changed_by=actor, updated_at=now)
@@ -356,7 +366,10 @@ async def update_article(db: Database, actor: str, article_id: str, content: Art
         if article.version != base_version:
             raise Conflict(f"article {article_id} was changed by {article.changed_by} after "
                            f"version {base_version} (now version {article.version}); reload "
-                           "it and apply your edit again", current_version=article.version)
+                           "it and apply your edit again", current_version=article.version,
+                           zh=f"知识条目 {article_id} 在第 {base_version} 版之后已被 "
+                              f"{article.changed_by} 修改（现为第 {article.version} 版），"
+                              "请刷新后重新修改")
         if same_content(article, content):
             return article, False
         now = utcnow()
@@ -384,7 +397,8 @@ async def _set_status(db: Database, actor: str, article_id: str, status: str,
         revision = await bump_revision(s)
         article = await _article_for_write(s, article_id)
         if article.status == status:
-            raise Conflict(f"article {article_id} is already {status}")
+            raise Conflict(f"article {article_id} is already {status}",
+                           zh=f"知识条目 {article_id} 已是“{STATUS_LABELS_ZH[status]}”状态")
         now = utcnow()
         article.status = status
         article.version += 1
@@ -422,7 +436,7 @@ async def get_article(db: Database, who: Principal, article_id: str) -> Article:
     async with db.read() as s:
         article = await s.get(Article, article_id)
     if article is None or not can_see(who, article):
-        raise NotFound(f"article {article_id} does not exist")
+        raise NotFound(f"article {article_id} does not exist", zh=f"知识条目 {article_id} 不存在")
     return article
 
 
@@ -440,7 +454,8 @@ async def list_articles(db: Database, who: Principal, flt: ArticleFilter,
                         update_workdays: int = 1) -> tuple[list[Article], int]:
     """(page of articles ordered by id, total matching)."""
     if flt.status is not None and flt.status not in ARTICLE_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(ARTICLE_STATUSES)}", field="status")
+        raise InvalidInput(f"status must be one of {', '.join(ARTICLE_STATUSES)}", field="status",
+                           zh="状态须为草稿、已发布或已停用")
     query: Select[Any] = select(Article)
     if who.role not in OVERSEERS:
         query = query.where(Article.status != "draft")
@@ -478,7 +493,7 @@ async def categories(db: Database) -> list[tuple[str, int]]:
 async def list_versions(db: Database, article_id: str) -> list[ArticleVersion]:
     async with db.read() as s:
         if await s.get(Article, article_id) is None:
-            raise NotFound(f"article {article_id} does not exist")
+            raise NotFound(f"article {article_id} does not exist", zh=f"知识条目 {article_id} 不存在")
         return list(await s.scalars(select(ArticleVersion).where(
             ArticleVersion.article_id == article_id).order_by(ArticleVersion.version.desc())))
 
@@ -487,7 +502,8 @@ async def get_version(db: Database, article_id: str, version: int) -> ArticleVer
     async with db.read() as s:
         row = await s.get(ArticleVersion, (article_id, version))
     if row is None:
-        raise NotFound(f"article {article_id} has no version {version}")
+        raise NotFound(f"article {article_id} has no version {version}",
+                       zh=f"知识条目 {article_id} 没有第 {version} 版")
     return row
 
 
@@ -604,13 +620,16 @@ def searchable(text: str) -> bool:
 async def _published_version(s: AsyncSession, article_id: str, version: int | None) -> int:
     article = await s.get(Article, article_id)
     if article is None or article.status == "draft":
-        raise NotFound(f"article {article_id} does not exist")
+        raise NotFound(f"article {article_id} does not exist", zh=f"知识条目 {article_id} 不存在")
     if article.status != "published":
-        raise Conflict(f"article {article_id} is {article.status}; it cannot answer a call")
+        raise Conflict(f"article {article_id} is {article.status}; it cannot answer a call",
+                       zh=f"知识条目 {article_id} 为“{STATUS_LABELS_ZH.get(article.status)}”状态，"
+                          "不能用于答复")
     if version is None:
         return article.version
     if await s.get(ArticleVersion, (article_id, version)) is None:
-        raise NotFound(f"article {article_id} has no version {version}")
+        raise NotFound(f"article {article_id} has no version {version}",
+                       zh=f"知识条目 {article_id} 没有第 {version} 版")
     return version
 
 
@@ -665,18 +684,21 @@ async def list_answers(db: Database, *, article_id: str | None = None,
 async def flag_article(db: Database, who: Principal, article_id: str, kind: str,
                        note: str, version: int | None = None) -> Flag:
     if kind not in FLAG_KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(FLAG_KINDS)}", field="kind")
+        raise InvalidInput(f"kind must be one of {', '.join(FLAG_KINDS)}", field="kind",
+                           zh="请选择问题类型")
     text = _note(note)
     if not text:
-        raise InvalidInput("note is required: say what is wrong or outdated", field="note")
+        raise InvalidInput("note is required: say what is wrong or outdated", field="note",
+                           zh="请说明哪里有误或已过时")
     async with db.write() as s:
         article = await s.get(Article, article_id)
         if article is None or not can_see(who, article):
-            raise NotFound(f"article {article_id} does not exist")
+            raise NotFound(f"article {article_id} does not exist", zh=f"知识条目 {article_id} 不存在")
         if version is None:
             version = article.version
         elif await s.get(ArticleVersion, (article_id, version)) is None:
-            raise NotFound(f"article {article_id} has no version {version}")
+            raise NotFound(f"article {article_id} has no version {version}",
+                       zh=f"知识条目 {article_id} 没有第 {version} 版")
         flag = Flag(article_id=article_id, version=version, kind=kind, note=text, status="open",
                     reporter_id=who.user_id, created_at=utcnow())
         s.add(flag)
@@ -717,9 +739,10 @@ async def resolve_flag(db: Database, who: Principal, flag_id: int, resolution: s
     async with db.write() as s:
         flag = await s.get(Flag, flag_id)
         if flag is None:
-            raise NotFound(f"flag {flag_id} does not exist")
+            raise NotFound(f"flag {flag_id} does not exist", zh=f"问题反馈 {flag_id} 不存在")
         if flag.status != "open":
-            raise Conflict(f"flag {flag_id} is already resolved")
+            raise Conflict(f"flag {flag_id} is already resolved",
+                           zh=f"问题反馈 {flag_id} 已处理")
         flag.status = "resolved"
         flag.resolved_by_id = who.user_id
         flag.resolved_at = utcnow()
@@ -773,9 +796,10 @@ async def resolve_gap(db: Database, actor: str, gap_id: int, article_id: str | N
     async with db.write() as s:
         gap = await s.get(Gap, gap_id)
         if gap is None:
-            raise NotFound(f"gap {gap_id} does not exist")
+            raise NotFound(f"gap {gap_id} does not exist", zh=f"知识缺口 {gap_id} 不存在")
         if article_id and await s.get(Article, article_id) is None:
-            raise InvalidInput(f"article {article_id} does not exist", field="article_id")
+            raise InvalidInput(f"article {article_id} does not exist", field="article_id",
+                               zh=f"知识条目 {article_id} 不存在")
         gap.resolved_at = utcnow()
         gap.resolved_by = actor
         gap.resolution_article_id = article_id or None
@@ -871,7 +895,8 @@ class LiveIndex:
 
     def search(self, query: str, limit: int = 5, category: str | None = None) -> list[Hit]:
         if self.index is None:
-            raise Conflict("the knowledge base index is still loading; try again in a moment")
+            raise Conflict("the knowledge base index is still loading; try again in a moment",
+                           zh="知识库索引正在加载，请稍后再试")
         return self.index.search(clean_query(query, RAW_QUERY_LIMIT), limit=limit,
                                  category=category)
 

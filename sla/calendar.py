@@ -25,10 +25,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
 from typing import Iterable, Mapping
+
+from hotline import localtime
 
 __all__ = [
     "CalendarYearMissing",
@@ -38,21 +40,7 @@ __all__ = [
 ]
 
 
-def _shanghai() -> tzinfo:
-    """Asia/Shanghai from the tz database; UTC+8 when the system has none.
-
-    China has kept UTC+8 without daylight saving since 1991, so the fixed offset
-    gives the same wall-clock times for every date this calendar covers.
-    """
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("Asia/Shanghai")
-    except Exception:  # zoneinfo raises ZoneInfoNotFoundError (a KeyError) without tzdata
-        return timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-SHANGHAI = _shanghai()
+SHANGHAI = localtime.SHANGHAI  # the zone of the official holiday schedule
 END_OF_DAY = time(23, 59, 59)
 _DATA_RESOURCE = "data/calendar_cn.json"
 

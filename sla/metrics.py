@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Iterable, Mapping
 
+from hotline.localtime import SHANGHAI
 from hotline.telephony.calls import ABANDONED, ANSWERED, TIMED_OUT, CallRecord
 
-# China Standard Time has no daylight saving: day buckets of a Chinese hotline.
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+# Day buckets of a Chinese hotline. China Standard Time has no daylight saving, so adding
+# seconds to local midnight (bucket_start) gives the same instants as in UTC.
+CHINA_TZ = SHANGHAI
 
 BUCKETS: Mapping[str, int] = {"15min": 900, "hour": 3600, "day": 86400}
 

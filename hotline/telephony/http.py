@@ -25,6 +25,7 @@ from typing import Any, AsyncIterator
 from aiohttp import web
 from aiohttp_sse import sse_response
 
+from hotline import localtime
 from hotline.auth import allow
 from hotline.errors import Conflict, InvalidInput, NotFound
 from hotline.models import Role, User
@@ -86,7 +87,8 @@ async def live(request: web.Request) -> web.Response:
 async def call_metrics(request: web.Request) -> web.Response:
     bucket = request.query.get("bucket", "hour")
     if bucket not in BUCKETS:
-        raise InvalidInput(f"bucket must be one of {', '.join(BUCKETS)}", field="bucket")
+        raise InvalidInput(f"bucket must be one of {', '.join(BUCKETS)}", field="bucket",
+                           zh="统计粒度须为 15 分钟、小时或天")
     records, now = await _records(request)
     return ok(service.dashboard_metrics(records, now, request.app[SETTINGS].policy, bucket))
 
@@ -110,7 +112,8 @@ async def _agent_keys(request: web.Request) -> tuple[str, str]:
         user = await s.get(User, principal(request).user_id)
     if user is None or not (user.agent_member_name or user.agent_interface):
         raise Conflict("this agent account has no queue member name or interface configured; "
-                       "ask an administrator to set them")
+                       "ask an administrator to set them",
+                       zh="此坐席账号未设置队列成员名或分机接口，请联系系统管理员设置")
     return user.agent_member_name or "", user.agent_interface or ""
 
 
@@ -129,6 +132,7 @@ async def pop_json(request: web.Request, e: service.CallEvent) -> dict[str, Any]
 
 async def _caller_tickets(request: web.Request, caller: str) -> list[dict[str, Any]]:
     from dispatch.http import TICKETS  # work orders are optional for call tracking
+    from dispatch.tickets import Status
 
     tickets = request.app.get(TICKETS)
     if tickets is None or not caller:
@@ -138,7 +142,8 @@ async def _caller_tickets(request: web.Request, caller: str) -> list[dict[str, A
     except InvalidInput:  # not a phone number the ticket store can hold
         return []
     return [{"number": v.ticket.number, "status": v.ticket.status,
-             "created_at": v.ticket.created_at.isoformat(timespec="minutes"),
+             "status_label": Status(v.ticket.status).label,
+             "created_at": localtime.iso(v.ticket.created_at, timespec="minutes"),
              "content": (v.ticket.content or "")[:80]} for v in views]
 
 
@@ -220,7 +225,7 @@ async def _missed_page(request: web.Request, status: int = 200, error: str | Non
     return await page(request, "calls/missed.html", status=status, error=error, done=done,
                       open=await service.list_callbacks(db, "open"),
                       closed=await service.list_callbacks(db, "closed", limit=20),
-                      outcomes=CALLBACK_OUTCOMES, china=CHINA_TZ)
+                      outcomes=CALLBACK_OUTCOMES)
 
 
 @routes.post("/calls/missed/{id:\\d+}")

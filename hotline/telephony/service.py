@@ -292,7 +292,8 @@ def _view(row: MissedCallback) -> CallbackView:
 async def list_callbacks(db: Database, status: str = "open", limit: int = 200) -> list[CallbackView]:
     """Open ones oldest miss first (who waited longest for us); closed ones newest first."""
     if status not in ("open", "closed"):
-        raise InvalidInput("status must be open or closed", field="status")
+        raise InvalidInput("status must be open or closed", field="status",
+                           zh="状态须为待回拨或已处理")
     query = select(MissedCallback).where(MissedCallback.status == status)
     query = query.order_by(MissedCallback.first_missed_ts if status == "open"
                            else MissedCallback.closed_at.desc(), MissedCallback.id)
@@ -305,16 +306,18 @@ async def record_callback(db: Database, who: Principal, callback_id: int, outcom
     """An agent called a missed caller back: record how it went (read, decide, write)."""
     if outcome not in OUTCOMES_OF_ATTEMPT:
         raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES_OF_ATTEMPT)}",
-                           field="outcome")
+                           field="outcome", zh="请选择回拨结果")
     async with db.write() as s:
         row = (await s.execute(select(MissedCallback).where(MissedCallback.id == callback_id)
                                .with_for_update())).scalar_one_or_none()
         if row is None:
-            raise NotFound(f"missed call {callback_id} not found")
+            raise NotFound(f"missed call {callback_id} not found",
+                           zh=f"未接来电 {callback_id} 不存在")
         if version is not None and version != row.version:
-            raise Conflict("this missed call was updated meanwhile; reload")
+            raise Conflict("this missed call was updated meanwhile; reload",
+                           zh="该未接来电已被他人更新，请刷新页面后再操作")
         if row.status != "open":
-            raise Conflict("this missed call is already closed")
+            raise Conflict("this missed call is already closed", zh="该未接来电已处理完毕")
         result = after_attempt(row.attempts, outcome, max_attempts)
         s.add(CallbackAttempt(callback_id=row.id, outcome=outcome, note=note[:500],
                               agent=who.username, at=dt.datetime.now(UTC)))

@@ -30,6 +30,7 @@ from hotline.accounts import SESSION_LIFETIME, LoginGuard
 from hotline.auth import allow, public
 from hotline.config import ConfigError, Settings
 from hotline.db import Database, current_revision, upgrade
+from hotline.localtime import SHANGHAI
 from hotline.models import Role
 from hotline.web import api, pages
 from hotline.web.errors import error_middleware
@@ -37,7 +38,6 @@ from hotline.web.keys import DB, PRINCIPAL, REGISTRY, REQUEST_ID, SETTINGS, THRO
 from hotline.web.security import auth_middleware, csrf_middleware
 
 log = logging.getLogger("hotline.app")
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 # Feature packages plug in here: each module exposes `setup(app: web.Application) -> None`
 # that adds its routes (and cleanup contexts for its background services).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -12,7 +13,7 @@ from aiohttp import web
 
 from dispatch import units as unit_service
 from dispatch.models import UNIT_KINDS
-from hotline import accounts, audit
+from hotline import accounts, audit, localtime
 from hotline.auth import ALL_STAFF, allow, public
 from hotline.errors import DomainError, RateLimited
 from hotline.models import ROLE_LABELS_ZH, Role
@@ -28,7 +29,10 @@ async def page(request: web.Request, template: str, status: int = 200,
                **context: Any) -> web.Response:
     who = request.get(PRINCIPAL)
     base = {"who": who, "nav": NAV[who.role] if who else (), "path": request.path,
-            "role_label": ROLE_LABELS_ZH[who.role] if who else "", "csrf": await csrf_token(request)}
+            "role_label": ROLE_LABELS_ZH[who.role] if who else "", "csrf": await csrf_token(request),
+            # Every time on a page: fmt(moment[, strftime pattern]) in the configured zone.
+            "fmt": functools.partial(localtime.fmt,
+                                     tz=localtime.zone(request.app[SETTINGS].timezone))}
     return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status)
 
 

@@ -35,7 +35,7 @@
     let data = null;
     try { data = await resp.json(); } catch (e) { data = null; }
     if (!resp.ok) {
-      const msg = data && data.error ? data.error.message : "HTTP " + resp.status;
+      const msg = data && data.error ? data.error.message_zh || data.error.message : "HTTP " + resp.status;
       throw new Error(msg);
     }
     return data;
@@ -91,7 +91,7 @@
       const resp = await fetch("/api/v1/kb/search?" + params, {
         credentials: "same-origin", headers: { Accept: "application/json" }, signal: inflight.signal });
       data = await resp.json();
-      if (!resp.ok) throw new Error(data && data.error ? data.error.message : "HTTP " + resp.status);
+      if (!resp.ok) throw new Error(data && data.error ? data.error.message_zh || data.error.message : "HTTP " + resp.status);
     } catch (e) {
       if (e.name === "AbortError") return;
       if (mine === seq) setStatus("查询失败：" + e.message);

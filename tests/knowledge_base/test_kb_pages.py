@@ -26,7 +26,7 @@ async def test_editor_creates_edits_publishes_and_retires_through_forms(client, 
     resp = await client.post("/kb/editor/new", data={**FORM, "title": "", "_csrf": csrf})
     assert resp.status == 400
     text = await resp.text()
-    assert "title is required" in text and "家庭人均收入低于标准的可申请" in text  # kept
+    assert "请填写标题" in text and "家庭人均收入低于标准的可申请" in text  # kept
 
     resp = await client.post("/kb/editor/new", data={**FORM, "_csrf": csrf},
                              allow_redirects=False)
@@ -43,13 +43,13 @@ async def test_editor_creates_edits_publishes_and_retires_through_forms(client, 
     resp = await client.post("/kb/editor/KB-0001", data={**data, "fee": "另一个"})
     assert resp.status == 409
     text = await resp.text()
-    assert "reload" in text and 'value="另一个"' in text and 'name="base_version" value="2"' in text
+    assert "请刷新后重新修改" in text and 'value="另一个"' in text and 'name="base_version" value="2"' in text
 
     resp = await client.post("/kb/editor/KB-0001/publish", data={"_csrf": csrf, "note": "上线"},
                              allow_redirects=False)
     assert resp.status == 303
     resp = await client.post("/kb/editor/KB-0001/publish", data={"_csrf": csrf})
-    assert resp.status == 409 and "already published" in await resp.text()
+    assert resp.status == 409 and "已是“已发布”状态" in await resp.text()
     page = await (await client.get("/kb/editor/KB-0001")).text()
     assert "已发布" in page and "与上一版对比" in page and "口径调整" in page
     # Published late for a policy change on 2026-03-02: flagged on the editor's list.

@@ -16,7 +16,11 @@
   }
   async function get(url) {
     const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!r.ok) throw new Error("HTTP " + r.status);
+    if (!r.ok) {
+      let data = null;
+      try { data = await r.json(); } catch (e) { data = null; }
+      throw new Error(data && data.error ? data.error.message_zh || data.error.message : "HTTP " + r.status);
+    }
     return r.json();
   }
 

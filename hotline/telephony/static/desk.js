@@ -45,7 +45,7 @@
     tickets.replaceChildren();
     for (const t of pop.tickets || []) {
       const li = document.createElement("li");
-      li.textContent = t.number + " · " + t.status + " · " + time(t.created_at) + " · " + t.content;
+      li.textContent = t.number + " · " + (t.status_label || t.status) + " · " + time(t.created_at) + " · " + t.content;
       tickets.appendChild(li);
     }
     if (!tickets.children.length) { const li = document.createElement("li"); li.textContent = "无"; tickets.appendChild(li); }
