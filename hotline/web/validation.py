@@ -37,53 +37,58 @@ def _convert(name: str, value: Any, tp: Any, max_len: int) -> Any:
             return None
         return _convert(name, value, args[0], max_len)
     if value is None:
-        raise InvalidInput(f"{name} must not be null", field=name)
+        raise InvalidInput(f"{name} must not be null", field=name, zh=f"字段 {name} 不能为空")
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise InvalidInput(f"{name} must be a list", field=name)
+            raise InvalidInput(f"{name} must be a list", field=name, zh=f"字段 {name} 须为列表")
         if len(value) > 1000:
-            raise InvalidInput(f"{name} has too many items", field=name)
+            raise InvalidInput(f"{name} has too many items", field=name,
+                               zh=f"字段 {name} 的项数过多")
         return [_convert(f"{name}[{i}]", v, item_tp, max_len) for i, v in enumerate(value)]
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         try:
             return tp(value)
         except ValueError:
-            raise InvalidInput(f"{name} must be {_type_name(tp)}", field=name) from None
+            raise InvalidInput(f"{name} must be {_type_name(tp)}", field=name,
+                               zh=f"字段 {name} 的取值无效") from None
     if tp is bool:
         if not isinstance(value, bool):
-            raise InvalidInput(f"{name} must be a boolean", field=name)
+            raise InvalidInput(f"{name} must be a boolean", field=name,
+                               zh=f"字段 {name} 须为 true 或 false")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInput(f"{name} must be an integer", field=name)
+            raise InvalidInput(f"{name} must be an integer", field=name, zh=f"字段 {name} 须为整数")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput(f"{name} must be a number", field=name)
+            raise InvalidInput(f"{name} must be a number", field=name, zh=f"字段 {name} 须为数值")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise InvalidInput(f"{name} must be a string", field=name)
+            raise InvalidInput(f"{name} must be a string", field=name, zh=f"字段 {name} 须为文本")
         if len(value) > max_len:
-            raise InvalidInput(f"{name} is longer than {max_len} characters", field=name)
+            raise InvalidInput(f"{name} is longer than {max_len} characters", field=name,
+                               zh=f"字段 {name} 不能超过 {max_len} 个字符")
         return value
     raise TypeError(f"unsupported field type {tp!r} for {name}")
 
 
 def parse_object(data: Any, cls: type[T]) -> T:
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object", zh="请求内容须为 JSON 对象")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}", fields=unknown)
+        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}", fields=unknown,
+                           zh=f"未知字段：{'、'.join(unknown)}")
     kwargs = {}
     for name, f in fields.items():
         if name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise InvalidInput(f"{name} is required", field=name)
+                raise InvalidInput(f"{name} is required", field=name, zh=f"缺少必填字段 {name}")
             continue
         kwargs[name] = _convert(name, data[name], hints[name],
                                 f.metadata.get("max_len", DEFAULT_MAX_LEN))
@@ -97,9 +102,10 @@ async def json_body(request: web.Request, cls: type[T]) -> T:
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise InvalidInput("the body is not valid UTF-8") from None
+        raise InvalidInput("the body is not valid UTF-8", zh="请求内容不是有效的 UTF-8 文本") from None
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        raise InvalidInput(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                           zh=f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）")
     return parse_object(data, cls)
 
 
@@ -110,9 +116,11 @@ def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be an integer", field=name) from None
+        raise InvalidInput(f"{name} must be an integer", field=name,
+                           zh=f"参数 {name} 须为整数") from None
     if not lo <= value <= hi:
-        raise InvalidInput(f"{name} must be between {lo} and {hi}", field=name)
+        raise InvalidInput(f"{name} must be between {lo} and {hi}", field=name,
+                           zh=f"参数 {name} 须在 {lo} 到 {hi} 之间")
     return value
 
 

@@ -103,3 +103,16 @@ async def test_audit_page_shows_local_time(wo_client, db):
     html = await (await wo_client.get("/audit")).text()
     row = re.search(r"<tr><td>([^<]*)</td><td>boss</td><td>test.local_time</td>", html)
     assert row and row.group(1) == "2026-11-24 07:30:05"
+
+
+async def test_validation_errors_name_the_field_in_chinese(wo_client, db):
+    token = await issue_token(db, "test", "agent1", "zh")
+    auth = {"Authorization": f"Bearer {token}"}
+    resp = await wo_client.post("/api/v1/tickets", json=ticket_body(content=42), headers=auth)
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert error["message"] == "content must be a string"
+    assert error["message_zh"] == "字段 content 须为文本"
+    resp = await wo_client.get("/api/v1/tickets?limit=many", headers=auth)
+    assert resp.status == 400
+    assert (await resp.json())["error"]["message_zh"] == "参数 limit 须为整数"
