@@ -55,3 +55,28 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         self.logger.info('%s "%s %s" %s %.3f', request.remote or "-", request.method,
                          request.path, response.status, time)
+
+
+class ClientErrorFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 400: over-long URL or header, bad method) at
+    ERROR with a traceback that quotes the request line, query string included. That is the
+    client's mistake, not ours, and the quote may hold a caller's number: one WARNING line
+    without the request's bytes instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "unparsable HTTP request refused: %s %s", (
+                exc.code, type(exc).__name__)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Installs ClientErrorFilter on aiohttp's server logger, once per process."""
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorFilter) for f in logger.filters):
+        logger.addFilter(ClientErrorFilter())

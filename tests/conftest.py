@@ -5,6 +5,7 @@ per test session, so concurrent runs on one server do not collide."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,45 @@ def shared_path(*parts: str) -> Path:
         raise FileNotFoundError(
             f"test data {path} is missing: the tests need the shared folder beside the checkout")
     return path
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line(
+        "markers", "expect_errors(*loggers): the test provokes ERROR log records on purpose (a "
+        "database that goes away, a broken subscriber) from these loggers (any, if none named); "
+        "without it any ERROR fails the test")
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_errors(request: pytest.FixtureRequest) -> Iterator[_ErrorRecords]:
+    """Fails any test during which the service logged an ERROR (a 5xx is logged as one by the
+    error middleware, an exception in a handler or a background task too), unless the test is
+    marked `expect_errors`. A test that passes while the service breaks behind it is no test."""
+    handler = _ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+    marker = request.node.get_closest_marker("expect_errors")
+    excused = tuple(marker.args) if marker is not None else ()
+    unexpected = [r for r in handler.records
+                  if marker is None or (excused and not r.name.startswith(excused))]
+    if unexpected:
+        lines = [f"{r.name}: {r.getMessage()}" + (f" ({r.exc_info[1]!r})" if r.exc_info else "")
+                 for r in unexpected[:5]]
+        pytest.fail("the service logged ERROR during this test:\n  " + "\n  ".join(lines),
+                    pytrace=False)
 
 
 def pytest_report_header(config: Any) -> str:

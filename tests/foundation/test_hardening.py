@@ -60,7 +60,20 @@ async def test_failed_statements_never_show_their_parameters(db, caplog):
     assert secret not in text and "举报人王五" not in text and "hidden" in text
 
 
-def test_log_lines_cannot_be_forged_and_keep_no_query_strings(capsys):
+@pytest.fixture
+def root_logging():
+    """setup_logging replaces the root handlers; put the test run's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
+
+
+def test_log_lines_cannot_be_forged_and_keep_no_query_strings(capsys, root_logging):
     setup_logging("INFO")
     logging.getLogger("hotline.test").info("article %s not found", "KB-1\r\n2026 INFO forged")
     err = capsys.readouterr().err
@@ -86,6 +99,6 @@ def test_log_lines_cannot_be_forged_and_keep_no_query_strings(capsys):
     assert records and "/api/v1/tickets" in records[0] and "13812345678" not in records[0]
 
 
-def test_an_unknown_log_level_is_refused():
+def test_an_unknown_log_level_is_refused(root_logging):
     with pytest.raises(ValueError, match="DEBUG, INFO, WARNING, ERROR, CRITICAL"):
         setup_logging("LOUD")

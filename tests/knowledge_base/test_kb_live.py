@@ -150,6 +150,7 @@ async def test_a_second_instance_starts_with_what_is_published(aiohttp_client, s
     assert await live.sync(db) == 0
 
 
+@pytest.mark.expect_errors("hotline.kb")
 async def test_poll_errors_are_logged_and_polling_goes_on(monkeypatch, caplog):
     monkeypatch.setattr(kb_http, "POLL_SECONDS", 0.01)
 

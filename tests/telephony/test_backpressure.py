@@ -73,6 +73,7 @@ async def test_a_slow_subscriber_holds_the_pbx_back_without_loss_or_reconnect(
     assert stats.connects == 1                              # and that was not taken for a dead PBX
 
 
+@pytest.mark.expect_errors("hotline.telephony.listener")
 @pytest.mark.asyncio
 async def test_a_raising_throttle_is_logged_and_the_stream_goes_on(busy_dir: Path) -> None:
     async def broken() -> None:
@@ -181,6 +182,7 @@ async def test_wait_for_room_flushes_itself_without_a_writer_task(db: Database) 
     assert await store.flush() and store.stored_events == 250
 
 
+@pytest.mark.expect_errors("hotline.telephony")
 async def test_database_down_holds_for_stall_s_then_buffers_loudly(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # A database without the schema refuses every batch, as one that is down.

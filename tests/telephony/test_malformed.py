@@ -58,6 +58,7 @@ async def test_malformed_frames_are_skipped_and_the_stream_goes_on(
     assert compute(records).as_dict() == want
 
 
+@pytest.mark.expect_errors("hotline.telephony.listener")
 @pytest.mark.asyncio
 async def test_a_failing_subscriber_does_not_stop_the_others(busy_dir: Path) -> None:
     from hotline.telephony import events as ev

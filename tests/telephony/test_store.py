@@ -63,6 +63,7 @@ async def test_missed_callers_not_reached_later_form_the_callback_list(
     assert all(r.outcome == "called_in" for r in rows if r.status == "closed")
 
 
+@pytest.mark.expect_errors("hotline.telephony.store")
 async def test_a_failed_flush_keeps_its_batch_and_retries(tmp_path: Path, busy_dir: Path) -> None:
     # A database without the schema refuses the batch; once migrated, the same batch lands.
     db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}")

@@ -124,6 +124,7 @@ async def test_a_follow_up_for_a_ticket_that_moved_on_is_moot(service, db, clock
     assert await count(db, Notification) == 0
 
 
+@pytest.mark.expect_errors("hotline.sla.followups")
 async def test_one_bad_row_does_not_stop_the_others(service, db, clock):
     view = (await service.create(AGENT, wages_ticket())).view
     async with db.write() as s:
