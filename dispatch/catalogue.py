@@ -247,3 +247,18 @@ class RouterCache:
             assert self._router is not None
             return suggest(self._router, self._rules, request, limit)
 
+
+
+class VocabularyCache:
+    """The vocabulary for one database, read again only when units or catalogue rules changed
+    (the router's stamp: one cheap query instead of reading every unit per request)."""
+
+    def __init__(self) -> None:
+        self._vocabulary: Vocabulary | None = None
+        self._stamp: tuple | None = None
+
+    async def get(self, s: AsyncSession) -> Vocabulary:
+        stamp = await _directory_stamp(s)
+        if self._vocabulary is None or stamp != self._stamp:
+            self._vocabulary, self._stamp = await vocabulary(s), stamp
+        return self._vocabulary

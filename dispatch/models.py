@@ -56,6 +56,12 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_unit_status", "main_unit_code", "status"),
+        # The similar-ticket search (dispatch/duplicates.py) walks the newest tickets of a
+        # district or a category and filters on status and age within the index.
+        Index("ix_tickets_district_recent", "district", "id", "status", "created_at"),
+        Index("ix_tickets_category_recent", "category", "id", "status", "created_at"),
+        # The router learns from tickets answered since its last look (dispatch/catalogue.py).
+        Index("ix_tickets_replied", "replied_at", "id"),
         CheckConstraint(
             "status IN ('created', 'dispatched', 'signed', 'returned', 'replied', "
             "'called_back', 'closed', 'merged')", name="status_known"),

@@ -235,6 +235,8 @@ class TicketService:
         self.deadlines = Deadlines(self.calendar or WorkCalendar.default(), self.policy)
         if self.routers is None:
             self.routers = catalogue.RouterCache(self.db)
+        self.vocabularies = catalogue.VocabularyCache()
+        self.pairs = duplicates.PairCache()
 
     # --- the one way a ticket changes ---------------------------------------------------------
 
@@ -321,8 +323,14 @@ class TicketService:
         now = self.clock()
         if new.due is not None and new.due <= now:
             raise InvalidInput("the deadline is in the past", field="due", zh="办理时限已过")
+        # Reads before the write transaction: held inside it, the similar-ticket scan kept
+        # SQLite's write lock (and on PostgreSQL the day's number row) busy for every other
+        # creation. A ticket created meanwhile by someone else may be missed as similar.
+        async with self.db.read() as s:
+            (await self.vocabularies.get(s)).check(category, district)
+            similar = await duplicates.find(s, content, district, category, now, cache=self.pairs)
+        suggestions = await self.suggest(RoutingRequest(content, district, category), limit=3)
         async with self.db.write() as s:
-            (await catalogue.vocabulary(s)).check(category, district)
             unit = None
             if new.unit_code:
                 unit, assisting = await self._units(s, new.unit_code, new.assisting_units)
@@ -349,8 +357,6 @@ class TicketService:
                 await self._apply(s, t, domain.Dispatch(unit.code, assisting, ack, due),
                                   who.username, now, unit_code=unit.code,
                                   assisting_units=list(assisting))
-            similar = await duplicates.find(s, content, district, category, now, exclude=[t.id])
-        suggestions = await self.suggest(RoutingRequest(content, district, category), limit=3)
         return Created(view_of(who, t), suggestions, similar)
 
     async def dispatch(self, who: Principal, number: str, unit_code: str,
@@ -384,7 +390,8 @@ class TicketService:
                     raise NotFound(f"ticket {exclude_number} not found",
                                    zh=f"工单 {exclude_number} 不存在")
                 exclude.append(own)
-            return await duplicates.find(s, text, district, category, self.clock(), exclude)
+            return await duplicates.find(s, text, district, category, self.clock(), exclude,
+                                         cache=self.pairs)
 
     async def callback(self, who: Principal, number: str, resolution: Resolution,
                        satisfaction: Satisfaction, note: str | None = None,
