@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator
 
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -117,13 +117,31 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-class Database:
-    """Owns the engine and hands out sessions: `read()` for queries, `write()` for use cases."""
+class DatabaseBusy(Exception):
+    """A write could not start in time: SQLite's write lock stayed with another process past
+    busy_timeout, or this process's writers queued past `write_wait_s`. Nothing was written;
+    the request may be sent again (HTTP 503 with Retry-After)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+def _locked(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig)
+
+
+class Database:
+    """Owns the engine and hands out sessions: `read()` for queries, `write()` for use cases.
+
+    On SQLite the process's writers queue on an asyncio lock before BEGIN IMMEDIATE: SQLite
+    takes one writer at a time anyway, and queued in SQLite each writer held a pooled
+    connection and waited in its busy handler (sleeping up to busy_timeout, then "database is
+    locked": 20 of 500 parallel creations failed so, and the others waited for connections).
+    busy_timeout then only covers other processes (CLI imports, a second service)."""
+
+    def __init__(self, engine: AsyncEngine, write_wait_s: float = 30.0) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.write_wait_s = write_wait_s
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._writer = asyncio.Lock()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "Database":
@@ -136,12 +154,37 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One transaction for one use case: commits on success, rolls back on any error."""
+        """One transaction for one use case: commits on success, rolls back on any error.
+        DatabaseBusy when it could not start in time (nothing written)."""
+        if not self.is_sqlite:
+            async with self._transaction() as session:
+                yield session
+            return
+        try:
+            async with asyncio.timeout(self.write_wait_s):
+                await self._writer.acquire()
+        except TimeoutError:
+            raise DatabaseBusy(f"no write slot within {self.write_wait_s:.0f} s") from None
+        try:
+            async with self._transaction() as session:
+                yield session
+        finally:
+            self._writer.release()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             if self.is_sqlite:
                 # Take the write lock before the first read, so a concurrent writer waits
                 # here (busy_timeout) instead of deciding on stale data.
-                await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+                try:
+                    await session.connection(
+                        execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+                except OperationalError as exc:
+                    if _locked(exc):
+                        raise DatabaseBusy("the database stayed locked by another process") \
+                            from exc
+                    raise
             try:
                 yield session
                 await session.commit()

@@ -29,7 +29,7 @@ from sla.calendar import WorkCalendar
 from hotline.accounts import SESSION_LIFETIME, LoginGuard
 from hotline.auth import allow, public
 from hotline.config import ConfigError, Settings
-from hotline.db import Database, current_revision, upgrade
+from hotline.db import Database, DatabaseBusy, current_revision, upgrade
 from hotline.localtime import SHANGHAI
 from hotline.models import Role
 from hotline.web import api, pages
@@ -133,6 +133,19 @@ def _harden(request: web.Request, response: web.StreamResponse) -> None:
         headers["Cache-Control"] = "no-store"
 
 
+@web.middleware
+async def busy_database(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A write that could not start in time wrote nothing: 503, send it again."""
+    try:
+        return await handler(request)
+    except DatabaseBusy as exc:
+        log.warning("%s %s %s -> 503: %s", request.get(REQUEST_ID), request.method,
+                    request.path, exc)
+        raise web.HTTPServiceUnavailable(
+            text="the database is busy; nothing was saved, send the request again",
+            headers={"Retry-After": "2"}) from exc
+
+
 @public
 async def healthz(request: web.Request) -> web.Response:
     """Up or down for anyone (load balancers); the database dialect, schema revision and
@@ -179,6 +192,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     setup_session(app, storage)
     # Inside the session middleware, so an error page still saves the session it touched.
     app.middlewares.append(error_middleware)
+    app.middlewares.append(busy_database)
     app.middlewares.append(auth_middleware)
     app.middlewares.append(csrf_middleware)
 
