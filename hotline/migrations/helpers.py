@@ -31,3 +31,17 @@ def append_only_down(table: str) -> None:
     else:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
         op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+
+
+def no_truncate_up(table: str) -> None:
+    """PostgreSQL: TRUNCATE skips row triggers, so an append-only table also needs a statement
+    trigger that refuses it. SQLite has no TRUNCATE (DELETE without WHERE hits the row trigger).
+    Uses the table's `<table>_append_only()` function from append_only_up."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                   f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
+
+
+def no_truncate_down(table: str) -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")

@@ -53,9 +53,16 @@ async def test_login_without_csrf_token_is_refused(client, accounts):
 async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(client, accounts):
     page = await client.get("/login")
     csrf = CSRF_RE.search(await page.text()).group(1)
-    resp = await client.post("/login", data={"username": "nobody", "password": "x" * 10,
-                                             "_csrf": csrf})
-    assert resp.status == 401
+
+    async def answer(username: str) -> tuple[int, str]:
+        resp = await client.post("/login", data={"username": username, "password": "x" * 10,
+                                                 "_csrf": csrf})
+        # The page differs only by the CSRF token it embeds (it is the session's, not the user's).
+        return resp.status, CSRF_RE.sub("", await resp.text())
+
+    unknown, known = await answer("nobody"), await answer("root")
+    assert unknown[0] == 401 and "用户名或密码错误" in unknown[1]
+    assert unknown == known
 
 
 async def test_pages_redirect_anonymous_users_to_login_and_refuse_wrong_roles(client, accounts):

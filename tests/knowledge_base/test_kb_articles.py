@@ -125,7 +125,12 @@ async def test_auto_ids_explicit_ids_and_validation(client, accounts):
     resp = await client.post("/api/v1/kb/articles", headers=editor, data="{not json",
                              skip_auto_headers=["Content-Type"],
                              )
-    assert resp.status in (400, 415)
+    assert resp.status == 415
+    assert (await resp.json())["error"]["code"] == "unsupported_media_type"
+    resp = await client.post("/api/v1/kb/articles", data="{not json",
+                             headers={**editor, "Content-Type": "application/json"})
+    assert resp.status == 400
+    assert "malformed JSON" in (await resp.json())["error"]["message"]
 
 
 async def test_unknown_articles_are_404_everywhere(client, accounts):

@@ -60,11 +60,8 @@ def wages_ticket(**changes: Any) -> NewTicket:
 
 @pytest.fixture
 async def wo_client(aiohttp_client: Any, settings: Any, db: Database, accounts: Any) -> Any:
-    """The real app; the work-order feature added if the shell does not list it yet."""
-    from dispatch import http
+    """The real app exactly as the product wires it: no feature is added here, so a feature
+    missing from the app's list fails these tests."""
     from hotline.web import app as web_app
 
-    app = web_app.create_app(settings, database=db)
-    if "dispatch.http" not in web_app.FEATURES:
-        http.setup(app)
-    return await aiohttp_client(app)
+    return await aiohttp_client(web_app.create_app(settings, database=db))

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy import func, select, text
 
 from dispatch.models import Followup, Ticket, TicketEvent
@@ -293,12 +294,21 @@ async def test_stale_version_is_a_409(service):
 
 async def test_history_is_append_only_and_audited(service, db):
     number = (await service.create(AGENT, wages_ticket())).view.ticket.number
-    with pytest.raises(Exception):
+
+    async def history() -> list[tuple]:
+        async with db.read() as s:
+            return [tuple(r) for r in await s.execute(text(
+                "SELECT id, action, note, to_status FROM ticket_events ORDER BY id"))]
+
+    before = await history()
+    assert [r[1] for r in before] == ["create", "dispatch"]
+    with pytest.raises(DBAPIError, match="ticket_events is append-only"):
         async with db.write() as s:
             await s.execute(text("UPDATE ticket_events SET note = 'x'"))
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError, match="ticket_events is append-only"):
         async with db.write() as s:
             await s.execute(text("DELETE FROM ticket_events"))
+    assert await history() == before
     async with db.read() as s:
         actions = list(await s.scalars(select(AuditEntry.action).where(
             AuditEntry.target_type == "ticket", AuditEntry.target_id == number)))
