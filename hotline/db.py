@@ -274,6 +274,20 @@ async def upgrade(db: Database, revision: str = "heads") -> None:
         await conn.commit()
 
 
+async def downgrade(db: Database, revision: str) -> None:
+    """Run Alembic downgrades down to `revision` ("base" removes every table)."""
+    from alembic import command
+
+    def run(sync_conn: Connection) -> None:
+        cfg = alembic_config(str(db.engine.url))
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, revision)
+
+    async with db.engine.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()
+
+
 async def current_revision(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
