@@ -271,6 +271,79 @@ async def test_progress_lookup_is_throttled(wo_client, tokens):
     assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
 
 
+async def test_dispatch_an_undispatched_ticket_over_http(wo_client, tokens):
+    t = await new_ticket(wo_client, tokens, unit_code=None)
+    assert t["status"] == "created" and t["main_unit"] is None
+    await call(wo_client, "POST", f"/api/v1/tickets/{t['number']}/dispatch", tokens["rsj"],
+               {"unit_code": "ZZ-RSJ"}, 403)
+    await call(wo_client, "POST", f"/api/v1/tickets/{t['number']}/dispatch", tokens["agent1"],
+               {"unit_code": "ZZ-NOPE"}, 400)
+    done = await call(wo_client, "POST", f"/api/v1/tickets/{t['number']}/dispatch",
+                      tokens["agent1"], {"unit_code": "ZZ-RSJ", "assisting_units": ["ZZ-GJJ"],
+                                         "note": "请核查", "version": t["version"]})
+    assert done["status"] == "dispatched" and done["main_unit"] == "ZZ-RSJ"
+    assert done["assisting_units"] == ["ZZ-GJJ"] and done["due"] and done["acknowledge_due"]
+    assert done["version"] == t["version"] + 1
+    mine = await call(wo_client, "GET", "/api/v1/tickets", tokens["rsj"])
+    assert [x["number"] for x in mine["tickets"]] == [t["number"]]
+    again = await call(wo_client, "POST", f"/api/v1/tickets/{t['number']}/dispatch",
+                       tokens["agent1"], {"unit_code": "ZZ-GJJ"}, 409)
+    assert again["error"]["code"] == "conflict"
+
+
+async def test_similar_tickets_of_a_ticket_over_http(wo_client, tokens):
+    first = await new_ticket(wo_client, tokens)
+    second = await new_ticket(wo_client, tokens, caller_phone="13900002222")
+    other = await new_ticket(wo_client, tokens, content="小区路灯坏了一个月没人修，晚上出行不安全。",
+                             category="城市管理", unit_code=None)
+    found = await call(wo_client, "GET", f"/api/v1/tickets/{second['number']}/similar",
+                       tokens["agent1"])
+    numbers = [c["number"] for c in found["similar"]]
+    assert numbers == [first["number"]]
+    assert second["number"] not in numbers and other["number"] not in numbers
+    await call(wo_client, "GET", f"/api/v1/tickets/{second['number']}/similar", tokens["rsj"],
+               None, 403)
+    await call(wo_client, "GET", "/api/v1/tickets/20261123-9999/similar", tokens["agent1"],
+               None, 404)
+
+
+async def test_manager_refuses_an_extension_over_http(wo_client, tokens):
+    t = await new_ticket(wo_client, tokens)
+    n = t["number"]
+    await call(wo_client, "POST", f"/api/v1/tickets/{n}/sign", tokens["rsj"], {})
+    asked = await call(wo_client, "POST", f"/api/v1/tickets/{n}/extension", tokens["rsj"],
+                       {"requested_due": "2026-12-31T18:00:00+08:00", "reason": "需现场勘查"})
+    assert asked["extension"]["reason"] == "需现场勘查" and asked["due"] == t["due"]
+    await call(wo_client, "POST", f"/api/v1/tickets/{n}/extension/refuse", tokens["rsj"], {},
+               403)
+    refused = await call(wo_client, "POST", f"/api/v1/tickets/{n}/extension/refuse",
+                         tokens["boss"], {"note": "按原时限办理"})
+    assert refused["extension"] is None and refused["due"] == t["due"]
+    assert refused["status"] == "signed"
+    again = await call(wo_client, "POST", f"/api/v1/tickets/{n}/extension/refuse",
+                       tokens["boss"], {}, 409)
+    assert again["error"]["message_zh"] == "没有待审核的延期申请"
+    events = (await call(wo_client, "GET", f"/api/v1/tickets/{n}", tokens["boss"]))["events"]
+    assert [e["action"] for e in events][-2:] == ["request_extension", "refuse_extension"]
+    assert events[-1]["note"] == "按原时限办理"
+
+
+async def test_manager_sends_a_returned_ticket_back_over_http(wo_client, tokens):
+    t = await new_ticket(wo_client, tokens)
+    n = t["number"]
+    await call(wo_client, "POST", f"/api/v1/tickets/{n}/send-back", tokens["boss"], {}, 409)
+    returned = await call(wo_client, "POST", f"/api/v1/tickets/{n}/return", tokens["rsj"],
+                          {"reason": "不属于本单位职责"})
+    assert returned["status"] == "returned" and returned["return_reason"] == "不属于本单位职责"
+    await call(wo_client, "POST", f"/api/v1/tickets/{n}/send-back", tokens["agent1"], {}, 403)
+    back = await call(wo_client, "POST", f"/api/v1/tickets/{n}/send-back", tokens["boss"],
+                      {"note": "经核实属劳动监察职责", "version": returned["version"]})
+    assert back["status"] == "dispatched" and back["main_unit"] == "ZZ-RSJ"
+    assert back["return_reason"] is None and back["due"] == t["due"]
+    mine = await call(wo_client, "GET", "/api/v1/tickets", tokens["rsj"])
+    assert [x["number"] for x in mine["tickets"]] == [n]
+
+
 async def test_guessing_at_a_ticket_never_locks_out_its_owner(aiohttp_client, settings, db,
                                                               tokens):
     from hotline.web.app import create_app
