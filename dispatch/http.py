@@ -35,12 +35,22 @@ from dispatch.tickets import (
 )
 from hotline.auth import PairThrottle, allow, public
 from hotline.errors import Conflict, InvalidInput, PermissionDenied, RateLimited
+from hotline.localtime import iso
 from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
 from hotline.web.pages import page
 from hotline.web.security import client_address
-from hotline.web.validation import form_error, form_text, form_version, json_body, path_int, query_int
+from hotline.web.validation import (
+    body,
+    form_error,
+    form_text,
+    form_version,
+    json_body,
+    path_int,
+    query_int,
+    query_text,
+)
 from sla.calendar import END_OF_DAY, SHANGHAI
 from sla.followups import FollowupPump
 
@@ -85,7 +95,8 @@ async def body_of(request: web.Request, cls: type) -> Any:
 
 
 def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    # One offset for every instant (the city's), whether it was just computed or read back.
+    return iso(value)
 
 
 # --- serialising ----------------------------------------------------------------------------------
@@ -265,6 +276,7 @@ def _number(request: web.Request) -> str:
 
 @routes.post("/api/v1/tickets")
 @allow(*DESK)
+@body(TicketIn)
 async def create_ticket(request: web.Request) -> web.Response:
     body = await json_body(request, TicketIn)
     new = NewTicket(**{**body.__dict__, "assisting_units": tuple(body.assisting_units),
@@ -277,6 +289,7 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tickets/suggest-unit")
 @allow(*DESK)
+@body(RouteIn)
 async def suggest_unit(request: web.Request) -> web.Response:
     body = await json_body(request, RouteIn)
     limit = query_int(request, "limit", 5, 1, 20)
@@ -287,6 +300,7 @@ async def suggest_unit(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tickets/similar")
 @allow(*DESK)
+@body(RouteIn)
 async def similar_requests(request: web.Request) -> web.Response:
     body = await json_body(request, RouteIn)
     found = await _service(request).similar(principal(request), body.text, body.district,
@@ -320,8 +334,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     caller's earlier tickets). Unit handlers: their unit's, overdue first."""
     q = request.query
     rows = await _service(request).find(
-        principal(request), statuses=_statuses(request), unit_code=q.get("unit") or None,
-        phone=q.get("phone") or None, overdue=q.get("overdue") in ("1", "true"),
+        principal(request), statuses=_statuses(request), unit_code=query_text(request, "unit"),
+        phone=query_text(request, "phone"), overdue=q.get("overdue") in ("1", "true"),
         limit=query_int(request, "limit", 100, 1, 500),
         offset=query_int(request, "offset", 0, 0, 10**7))
     return ok({"tickets": [ticket_json(v) for v in rows]})
@@ -381,6 +395,7 @@ async def ticket_similar(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/dispatch")
 @allow(*DESK)
+@body(DispatchIn)
 async def dispatch_ticket(request: web.Request) -> web.Response:
     b = await json_body(request, DispatchIn)
     view = await _service(request).dispatch(principal(request), _number(request), b.unit_code,
@@ -391,6 +406,7 @@ async def dispatch_ticket(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/callback")
 @allow(*DESK)
+@body(CallbackIn)
 async def callback(request: web.Request) -> web.Response:
     b = await json_body(request, CallbackIn)
     view = await _service(request).callback(principal(request), _number(request), b.resolution,
@@ -400,6 +416,7 @@ async def callback(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/sign")
 @allow(Role.UNIT_HANDLER)
+@body(NoteIn, required=False)
 async def sign(request: web.Request) -> web.Response:
     b = await body_of(request, NoteIn)
     view = await _service(request).sign(principal(request), _number(request), b.note, b.version)
@@ -408,6 +425,7 @@ async def sign(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/return")
 @allow(Role.UNIT_HANDLER)
+@body(ReasonIn)
 async def return_ticket(request: web.Request) -> web.Response:
     b = await json_body(request, ReasonIn)
     view = await _service(request).return_ticket(principal(request), _number(request),
@@ -417,6 +435,7 @@ async def return_ticket(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/extension")
 @allow(Role.UNIT_HANDLER)
+@body(ExtensionIn)
 async def request_extension(request: web.Request) -> web.Response:
     b = await json_body(request, ExtensionIn)
     due = moment(b.requested_due, "requested_due")
@@ -428,6 +447,7 @@ async def request_extension(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/reply")
 @allow(Role.UNIT_HANDLER)
+@body(ReplyIn)
 async def reply(request: web.Request) -> web.Response:
     b = await json_body(request, ReplyIn)
     view = await _service(request).reply(principal(request), _number(request), b.text, b.version)
@@ -438,6 +458,7 @@ async def reply(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/extension/approve")
 @allow(Role.MANAGER)
+@body(ApproveIn, required=False)
 async def approve_extension(request: web.Request) -> web.Response:
     b = await body_of(request, ApproveIn)
     view = await _service(request).approve_extension(principal(request), _number(request),
@@ -447,6 +468,7 @@ async def approve_extension(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/extension/refuse")
 @allow(Role.MANAGER)
+@body(NoteIn, required=False)
 async def refuse_extension(request: web.Request) -> web.Response:
     b = await body_of(request, NoteIn)
     view = await _service(request).refuse_extension(principal(request), _number(request),
@@ -456,6 +478,7 @@ async def refuse_extension(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/redispatch")
 @allow(Role.MANAGER)
+@body(DispatchIn)
 async def redispatch(request: web.Request) -> web.Response:
     b = await json_body(request, DispatchIn)
     view = await _service(request).redispatch(principal(request), _number(request), b.unit_code,
@@ -466,6 +489,7 @@ async def redispatch(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/send-back")
 @allow(Role.MANAGER)
+@body(NoteIn, required=False)
 async def send_back(request: web.Request) -> web.Response:
     b = await body_of(request, NoteIn)
     view = await _service(request).send_back(principal(request), _number(request), b.note,
@@ -475,6 +499,7 @@ async def send_back(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/close")
 @allow(Role.MANAGER)
+@body(NoteIn, required=False)
 async def close(request: web.Request) -> web.Response:
     b = await body_of(request, NoteIn)
     view = await _service(request).close(principal(request), _number(request), b.note, b.version)
@@ -483,6 +508,7 @@ async def close(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/reopen")
 @allow(Role.MANAGER)
+@body(ReopenIn, required=False)
 async def reopen(request: web.Request) -> web.Response:
     b = await body_of(request, ReopenIn)
     view = await _service(request).reopen(principal(request), _number(request), b.unit_code,
@@ -493,6 +519,7 @@ async def reopen(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/tickets/{NUMBER}/merge")
 @allow(Role.MANAGER)
+@body(MergeIn)
 async def merge(request: web.Request) -> web.Response:
     b = await json_body(request, MergeIn)
     view = await _service(request).merge(principal(request), _number(request), b.master,
@@ -510,6 +537,7 @@ async def catalogue_list(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/dispatch/catalogue")
 @allow(Role.MANAGER)
+@body(RuleIn)
 async def catalogue_add(request: web.Request) -> web.Response:
     b = await json_body(request, RuleIn)
     rule = await catalogue.add_rule(request.app[DB], principal(request).username, b.category,
@@ -600,9 +628,8 @@ async def unit_ticket_action(request: web.Request) -> web.StreamResponse:
     def text(name: str) -> str:
         return str(form.get(name, ""))[:MAX_CONTENT]
 
-    raw_version = text("version")
-    version = int(raw_version) if raw_version.isdigit() else None
     try:
+        version = form_version(form)
         if action == "sign":
             await service.sign(who, number, version=version)
         elif action == "reply":

@@ -38,11 +38,28 @@ _FIELDS = {"code", "name", "kind", "parent", "district", "categories", "keywords
            "default_deadline_workdays"}
 
 
+# json.loads refuses integers of over 4,300 digits (ValueError) and nesting deeper than the
+# interpreter's recursion limit (RecursionError).
+_TOO_BIG = "invalid JSON: a number with too many digits or nesting too deep"
+
+
+def _storable(value: str, key: str) -> str:
+    """Text both databases can store: PostgreSQL refuses NUL, neither encodes a lone
+    surrogate (a \\ud800 escape in the file)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{key} contains a lone surrogate") from None
+    if "\x00" in value:
+        raise ValueError(f"{key} contains NUL")
+    return value
+
+
 def _str_list(obj: dict[str, Any], key: str) -> tuple[str, ...]:
     value = obj.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ValueError(f"{key} must be a list of non-empty strings")
-    return tuple(v.strip() for v in value)
+    return tuple(_storable(v.strip(), key) for v in value)
 
 
 def _opt_str(obj: dict[str, Any], key: str, max_len: int) -> str | None:
@@ -51,7 +68,7 @@ def _opt_str(obj: dict[str, Any], key: str, max_len: int) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{key} must be a string or null")
-    value = value.strip()
+    value = _storable(value.strip(), key)
     if len(value) > max_len:
         raise ValueError(f"{key} longer than {max_len} characters")
     return value or None
@@ -104,6 +121,8 @@ def _json_array_items(text: str) -> list[tuple[int, Any]]:
         except json.JSONDecodeError as exc:
             raise ValueError(f"line {_line_of(text, pos)}: invalid JSON in the object starting "
                              f"here: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except (ValueError, RecursionError):
+            raise ValueError(f"line {_line_of(text, pos)}: {_TOO_BIG}") from None
         items.append((_line_of(text, pos), obj))
         pos = end
 
@@ -128,6 +147,8 @@ def parse_units_file(text: str) -> tuple[list[tuple[int, UnitRecord]], list[RowE
                 items.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
                 errors.append(RowError(number, f"invalid JSON: {exc.msg}"))
+            except (ValueError, RecursionError):
+                errors.append(RowError(number, _TOO_BIG))
     records: list[tuple[int, UnitRecord]] = []
     seen: dict[str, int] = {}
     for line, obj in items:

@@ -22,7 +22,14 @@ from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
 from hotline.web.pages import page
-from hotline.web.validation import form_error, json_body, query_int
+from hotline.web.validation import (
+    body,
+    form_error,
+    json_body,
+    path_int,
+    query_int,
+    query_text,
+)
 from knowledge_base import importer, service
 from knowledge_base.models import (
     ARTICLE_STATUSES,
@@ -113,10 +120,7 @@ def _article_id(request: web.Request) -> str:
 
 
 def _int_id(request: web.Request, name: str, what: str) -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"{what} {raw[:20]} does not exist")
-    return int(raw)
+    return path_int(request, name, what)
 
 
 async def _optional_body(request: web.Request, cls: type[T]) -> T:
@@ -193,7 +197,7 @@ def answer_json(a: Answer) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SearchBody:
-    q: str = field(metadata={"max_len": 20_000})
+    q: str = field(metadata={"max_len": 20_000, "scrub": True})
     limit: int = 5
     category: str | None = field(default=None, metadata={"max_len": 50})
     record: bool = True
@@ -236,6 +240,7 @@ async def api_search(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/kb/search")
 @allow(*SEARCHERS)
+@body(SearchBody)
 async def api_search_post(request: web.Request) -> web.Response:
     """The same search for long text (a pasted complaint does not fit in a URL)."""
     body = await json_body(request, SearchBody)
@@ -299,9 +304,9 @@ async def api_articles(request: web.Request) -> web.Response:
         raise InvalidInput(f"update must be one of {', '.join(UPDATE_STATES)}", field="update",
                            zh="更新状态参数无效")
     flt = service.ArticleFilter(
-        status=request.query.get("status") or None,
-        category=(request.query.get("category") or "")[:50] or None,
-        text=(request.query.get("text") or "")[:100] or None, update_state=update,
+        status=query_text(request, "status"),
+        category=(query_text(request, "category") or "")[:50] or None,
+        text=(query_text(request, "text") or "")[:100] or None, update_state=update,
         limit=query_int(request, "limit", 100, 1, 1000),
         offset=query_int(request, "offset", 0, 0, 10**9))
     rows, total = await service.list_articles(request.app[DB], who, flt, _workdays(request))
@@ -311,6 +316,7 @@ async def api_articles(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/kb/articles")
 @allow(*EDITORS)
+@body(CreateBody)
 async def api_create(request: web.Request) -> web.Response:
     body = await json_body(request, CreateBody)
     who = principal(request)
@@ -330,6 +336,7 @@ async def api_article(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/kb/articles/{article_id}")
 @allow(*EDITORS)
+@body(UpdateBody)
 async def api_update(request: web.Request) -> web.Response:
     body = await json_body(request, UpdateBody)
     who = principal(request)
@@ -343,6 +350,7 @@ async def api_update(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/kb/articles/{article_id}/publish")
 @allow(*EDITORS)
+@body(NoteBody, required=False)
 async def api_publish(request: web.Request) -> web.Response:
     body = await _optional_body(request, NoteBody)
     who = principal(request)
@@ -354,6 +362,7 @@ async def api_publish(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/kb/articles/{article_id}/retire")
 @allow(*EDITORS)
+@body(NoteBody, required=False)
 async def api_retire(request: web.Request) -> web.Response:
     body = await _optional_body(request, NoteBody)
     who = principal(request)
@@ -406,11 +415,12 @@ async def api_diff(request: web.Request) -> web.Response:
 class AnswerBody:
     version: int | None = None
     call_id: str | None = field(default=None, metadata={"max_len": 64})
-    query: str | None = field(default=None, metadata={"max_len": 20_000})
+    query: str | None = field(default=None, metadata={"max_len": 20_000, "scrub": True})
 
 
 @routes.post("/api/v1/kb/articles/{article_id}/answers")
 @allow(Role.AGENT)
+@body(AnswerBody, required=False)
 async def api_answer(request: web.Request) -> web.Response:
     body = await _optional_body(request, AnswerBody)
     row = await service.record_answer(request.app[DB], principal(request), _article_id(request),
@@ -422,8 +432,8 @@ async def api_answer(request: web.Request) -> web.Response:
 @allow(*OVERSEERS)
 async def api_answers(request: web.Request) -> web.Response:
     rows = await service.list_answers(
-        request.app[DB], article_id=request.query.get("article_id") or None,
-        call_id=request.query.get("call_id") or None,
+        request.app[DB], article_id=query_text(request, "article_id"),
+        call_id=query_text(request, "call_id"),
         limit=query_int(request, "limit", 100, 1, 1000))
     return ok({"answers": [answer_json(a) for a in rows]})
 
@@ -449,6 +459,7 @@ class FlagBody:
 
 @routes.post("/api/v1/kb/articles/{article_id}/flags")
 @allow(*ALL_STAFF)
+@body(FlagBody)
 async def api_flag(request: web.Request) -> web.Response:
     body = await json_body(request, FlagBody)
     flag = await service.flag_article(request.app[DB], principal(request), _article_id(request),
@@ -465,7 +476,7 @@ async def api_flags(request: web.Request) -> web.Response:
         raise InvalidInput("status must be open, resolved or all", field="status",
                            zh="状态参数无效")
     rows = await service.list_flags(request.app[DB], None if status == "all" else status,
-                                    request.query.get("article_id") or None,
+                                    query_text(request, "article_id"),
                                     query_int(request, "limit", 200, 1, 1000))
     return ok({"flags": [flag_json(v) for v in rows]})
 
@@ -477,6 +488,7 @@ class ResolveFlagBody:
 
 @routes.post("/api/v1/kb/flags/{flag_id}/resolve")
 @allow(*EDITORS)
+@body(ResolveFlagBody, required=False)
 async def api_resolve_flag(request: web.Request) -> web.Response:
     body = await _optional_body(request, ResolveFlagBody)
     flag = await service.resolve_flag(request.app[DB], principal(request),
@@ -486,11 +498,12 @@ async def api_resolve_flag(request: web.Request) -> web.Response:
 
 @dataclass(frozen=True)
 class GapBody:
-    query: str = field(metadata={"max_len": 20_000})
+    query: str = field(metadata={"max_len": 20_000, "scrub": True})
 
 
 @routes.post("/api/v1/kb/gaps")
 @allow(*SEARCHERS)
+@body(GapBody)
 async def api_report_gap(request: web.Request) -> web.Response:
     """The agent rejected what the search showed (没有找到)."""
     body = await json_body(request, GapBody)
@@ -520,6 +533,7 @@ class ResolveGapBody:
 
 @routes.post("/api/v1/kb/gaps/{gap_id}/resolve")
 @allow(*EDITORS)
+@body(ResolveGapBody, required=False)
 async def api_resolve_gap(request: web.Request) -> web.Response:
     body = await _optional_body(request, ResolveGapBody)
     gap = await service.resolve_gap(request.app[DB], principal(request).username,
@@ -545,6 +559,8 @@ async def api_export(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/kb/import")
 @allow(*EDITORS)
+@body(media_type="application/x-ndjson",
+      description="articles as JSON Lines, one article per line (the export format)")
 async def api_import(request: web.Request) -> web.Response:
     raw = await request.read()
     try:
@@ -607,7 +623,8 @@ async def editor_home(request: web.Request) -> web.Response:
     update = q.get("update") or None
     flt = service.ArticleFilter(
         status=q.get("status") if q.get("status") in ARTICLE_STATUSES else None,
-        category=(q.get("category") or "")[:50] or None, text=(q.get("text") or "")[:100] or None,
+        category=(query_text(request, "category") or "")[:50] or None,
+        text=(query_text(request, "text") or "")[:100] or None,
         update_state=update if update in UPDATE_STATES else None,
         limit=100, offset=query_int(request, "offset", 0, 0, 10**9))
     rows, total = await service.list_articles(db, who, flt, _workdays(request))

@@ -96,6 +96,10 @@ def parse_lines(text: str, default_status: str = "published"
         except json.JSONDecodeError as exc:
             errors.append(RowError(number, f"invalid JSON at column {exc.colno}: {exc.msg}"))
             continue
+        except (ValueError, RecursionError):  # over 4,300 digits; nesting past the recursion limit
+            errors.append(RowError(number, "invalid JSON: a number with too many digits or "
+                                           "nesting too deep"))
+            continue
         try:
             article_id, content, status, updated_at = parse_row(obj, default_status)
         except DomainError as exc:

@@ -35,7 +35,16 @@ from hotline.telephony.models import CALLBACK_OUTCOMES
 from hotline.web.api import ok
 from hotline.web.keys import DB, REGISTRY, SETTINGS, principal
 from hotline.web.pages import page
-from hotline.web.validation import form_error, form_text, form_version, json_body, path_int, query_int
+from hotline.web.validation import (
+    body,
+    form_error,
+    form_text,
+    form_version,
+    json_body,
+    path_int,
+    query_int,
+    query_text,
+)
 from sla.metrics import BUCKETS, CHINA_TZ
 
 log = logging.getLogger(__name__)
@@ -96,7 +105,7 @@ async def call_metrics(request: web.Request) -> web.Response:
 @routes.get("/api/v1/calls")
 @allow(Role.MANAGER, Role.AGENT)
 async def list_calls(request: web.Request) -> web.Response:
-    caller = request.query.get("caller", "")[:64]
+    caller = (query_text(request, "caller") or "")[:64]
     limit = query_int(request, "limit", 50, 1, 500)
     if caller:
         rows = await service.earlier_calls(request.app[DB], caller, limit=limit)
@@ -173,6 +182,10 @@ async def pops(request: web.Request) -> web.StreamResponse:
                     continue
                 await stream.send(json.dumps(await pop_json(request, event), ensure_ascii=False),
                                   event="call")
+        except ConnectionResetError:
+            # The desk page closed (or reloaded) while we wrote to it: the normal end of a
+            # screen-pop stream, not an error.
+            log.debug("screen-pop stream of %s closed by the browser", member or interface)
         finally:
             center.pops.unsubscribe(queue)
     return stream
@@ -205,6 +218,7 @@ class AttemptIn:
 
 @routes.post("/api/v1/calls/missed/{id:\\d+}/attempts")
 @allow(Role.AGENT)
+@body(AttemptIn)
 async def missed_attempt(request: web.Request) -> web.Response:
     body = await json_body(request, AttemptIn)
     view = await service.record_callback(

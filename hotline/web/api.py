@@ -16,7 +16,7 @@ from hotline import accounts, audit
 from hotline.auth import ALL_STAFF, allow
 from hotline.models import Role, User
 from hotline.web.keys import DB, THROTTLE, principal
-from hotline.web.validation import body, json_body, path_int, query_int
+from hotline.web.validation import INT32_MAX, body, json_body, path_int, query_int, query_text
 
 routes = web.RouteTableDef()
 
@@ -68,6 +68,7 @@ class UserIn:
 
 @routes.post("/api/v1/users")
 @allow(Role.ADMIN)
+@body(UserIn)
 async def users_create(request: web.Request) -> web.Response:
     body = await json_body(request, UserIn)
     user = await accounts.create_user(request.app[DB], principal(request).username,
@@ -82,6 +83,7 @@ class TokenIn:
 
 @routes.post("/api/v1/users/{username}/tokens")
 @allow(Role.ADMIN)
+@body(TokenIn)
 async def tokens_issue(request: web.Request) -> web.Response:
     body = await json_body(request, TokenIn)
     token = await accounts.issue_token(request.app[DB], principal(request).username,
@@ -176,6 +178,8 @@ async def units_get(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/units/import")
 @allow(Role.ADMIN)
+@body(media_type="application/x-ndjson",
+      description="units.json (a JSON array of units) or JSON Lines, one unit per line")
 async def units_import(request: web.Request) -> web.Response:
     partial = request.query.get("partial") in ("1", "true")
     raw = await request.read()
@@ -195,9 +199,9 @@ async def units_import(request: web.Request) -> web.Response:
 @allow(Role.ADMIN, Role.MANAGER)
 async def audit_list(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 100, 1, 1000)
-    before = query_int(request, "before", 0, 0, 2**62)
-    filters = {k: request.query[k] for k in ("actor", "action", "target_type", "target_id")
-               if request.query.get(k)}
+    before = query_int(request, "before", 0, 0, INT32_MAX)
+    filters = {k: v for k in ("actor", "action", "target_type", "target_id")
+               if (v := query_text(request, k))}
     rows = await audit.list_entries(request.app[DB], limit=limit, before=before, filters=filters)
     return ok({"entries": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor,
                             "action": e.action, "target_type": e.target_type,

@@ -36,6 +36,7 @@ from hotline.web import api, pages
 from hotline.web.errors import error_middleware
 from hotline.web.keys import DB, PRINCIPAL, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
 from hotline.web.security import auth_middleware, csrf_middleware
+from hotline.web.validation import input_middleware
 
 log = logging.getLogger("hotline.app")
 
@@ -194,6 +195,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.middlewares.append(error_middleware)
     app.middlewares.append(busy_database)
     app.middlewares.append(auth_middleware)
+    # Before the CSRF check, which reads forms: a form that cannot be read is a 400 there.
+    app.middlewares.append(input_middleware)
     app.middlewares.append(csrf_middleware)
 
     aiohttp_jinja2.setup(app, loader=_template_loader(),

@@ -5,11 +5,13 @@ client error is logged with the request id."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import DataError, DBAPIError
 
 from hotline.errors import (
     Conflict,
@@ -46,6 +48,45 @@ _ZH = {
 }
 
 
+def _dumps(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate quoted from the request: send it escaped
+        text = json.dumps(obj)
+    return text
+
+
+def _input_data_error(exc: BaseException) -> bool:
+    """A value from the request that the database could not take: a number beyond the column,
+    text it cannot encode. The edge validation (hotline.web.validation) should have refused it;
+    this is the safety net for what it misses."""
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, UnicodeEncodeError):
+        return exc.reason == "surrogates not allowed"
+    if isinstance(exc, OverflowError):
+        return "SQLite INTEGER" in str(exc)  # sqlite3 binding an int beyond 64 bits
+    if isinstance(exc, DBAPIError):
+        # asyncpg reports both client-side encoding failures (int4 overflow, surrogates) and
+        # PostgreSQL's class 22 "data exception" (NUL in text) as asyncpg DataError, which
+        # SQLAlchemy wraps as a plain DBAPIError.
+        from asyncpg.exceptions import DataError as PgDataError
+
+        cause: BaseException | None = exc.orig
+        while cause is not None:
+            if isinstance(cause, PgDataError):
+                return True
+            cause = cause.__cause__
+    return False
+
+
+def _static_name_too_long(request: web.Request, exc: OSError) -> bool:
+    route = request.match_info.route
+    return (exc.errno == errno.ENAMETOOLONG
+            and isinstance(getattr(route, "resource", None), web.StaticResource))
+
+
 def status_of(exc: Exception) -> int:
     return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
 
@@ -71,8 +112,7 @@ async def error_response(request: web.Request, status: int, code: str, message: 
                                 "message_zh": message_zh or generic}
         if details:
             body["details"] = details
-        return web.json_response({"error": body}, status=status, headers=headers,
-                                 dumps=lambda o: json.dumps(o, ensure_ascii=False))
+        return web.json_response({"error": body}, status=status, headers=headers, dumps=_dumps)
     from hotline.web.pages import render_error
 
     # A page shows only Chinese: the generic title, and the specific text when there is one.
@@ -100,7 +140,19 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "Location")}
         return await error_response(request, exc.status, code, message, None, headers or None)
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, OSError) and _static_name_too_long(request, exc):
+            # A name longer than the file system allows names no file.
+            log.info("%s %s %s -> 404 (file name too long)", request.get(REQUEST_ID),
+                     request.method, request.path[:80])
+            return await error_response(request, 404, "not_found", "Not Found")
+        if _input_data_error(exc):
+            log.warning("%s %s %s -> 400: the database refused a value from the request; "
+                        "validate it at the edge", request.get(REQUEST_ID), request.method,
+                        request.path, exc_info=True)
+            return await error_response(request, 400, "invalid_input",
+                                        "a value in the request is out of range or not valid "
+                                        "text", message_zh="请求中的数值超出范围或文本无效")
         log.exception("%s %s %s -> 500", request.get(REQUEST_ID), request.method, request.path)
         return await error_response(request, 500, "internal_error",
                               "internal error; the request id is in the server log",
