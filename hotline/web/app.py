@@ -32,7 +32,7 @@ from hotline.config import ConfigError, Settings
 from hotline.db import Database, DatabaseBusy, current_revision, upgrade
 from hotline.localtime import SHANGHAI
 from hotline.models import Role
-from hotline.web import api, pages
+from hotline.web import api, openapi, pages
 from hotline.web.errors import error_middleware
 from hotline.web.keys import DB, PRINCIPAL, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
 from hotline.web.security import auth_middleware, csrf_middleware
@@ -217,6 +217,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.cleanup_ctx.append(database_ctx)
 
     app.router.add_routes(api.routes)
+    app.router.add_routes(openapi.routes)
     app.router.add_routes(pages.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
