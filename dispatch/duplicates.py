@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select
+from sqlalchemy import select, union_all
+from sqlalchemy.orm import raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import Ticket
@@ -188,8 +189,10 @@ async def find(s: AsyncSession, text: str, district: str | None, category: str |
                                    if ticket_id in cache], limit=limit)
     if not scored:
         return []
+    # Candidates are shown, not changed: their assisting units are not loaded.
     tickets = {t.id: t for t in await s.scalars(
-        select(Ticket).where(Ticket.id.in_([ticket_id for ticket_id, _ in scored])))}
+        select(Ticket).where(Ticket.id.in_([ticket_id for ticket_id, _ in scored]))
+        .options(raiseload(Ticket.assists)))}
     return [Candidate(tickets[ticket_id], score) for ticket_id, score in scored
             if ticket_id in tickets]
 
@@ -203,9 +206,14 @@ async def _pool(s: AsyncSession, district: str | None, category: str | None, now
                                    Ticket.created_at >= now - WINDOW)
     if exclude:
         base = base.where(Ticket.id.not_in(list(exclude)))
-    sides = [base.where(column == value) for column, value in
-             ((Ticket.district, district), (Ticket.category, category)) if value]
-    ids: set[int] = set()
-    for query in sides or [base]:
-        ids.update(await s.scalars(query.order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)))
+    sides = [base.where(column == value).order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)
+             for column, value in ((Ticket.district, district), (Ticket.category, category))
+             if value]
+    if not sides:
+        query = base.order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)
+    elif len(sides) == 1:
+        query = sides[0]
+    else:
+        query = union_all(*(select(side.subquery().c.id) for side in sides))
+    ids = set(await s.scalars(query))
     return sorted(ids, reverse=True)[:MAX_CANDIDATES]

@@ -460,7 +460,10 @@ class TicketService:
                 await self._apply(s, child, domain.MasterReplied(text), "system", now,
                                   f"主工单 {t.number} 已答复", master=t.number)
 
-        return await self._transition(who, number, decide, None, version, after=answer_merged)
+        view = await self._transition(who, number, decide, None, version, after=answer_merged)
+        assert self.routers is not None
+        self.routers.history_changed()
+        return view
 
     # --- manager -------------------------------------------------------------------------------
 
