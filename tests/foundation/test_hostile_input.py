@@ -217,3 +217,47 @@ async def test_an_overlong_static_file_name_is_a_404(client):
     assert resp.status in (404, 414)
     resp = await client.get("/kb/static/" + "b" * 300 + ".js")
     assert resp.status == 404
+
+
+# --- the safety net behind the edge ------------------------------------------------------------
+
+
+def _sqlalchemy_data_error() -> Exception:
+    from sqlalchemy.exc import DataError
+
+    return DataError("SELECT 1", {}, Exception("numeric field overflow"))
+
+
+def _pg_data_error() -> Exception:
+    """What asyncpg's int4 overflow and NUL refusals look like through SQLAlchemy."""
+    from asyncpg.exceptions import DataError as PgDataError
+    from sqlalchemy.exc import DBAPIError
+
+    adapted = Exception("invalid input for query argument $1: 2147483648")
+    adapted.__cause__ = PgDataError("value out of int32 range")
+    return DBAPIError("SELECT 1", {}, adapted)
+
+
+@pytest.mark.parametrize("make, status", [
+    (_sqlalchemy_data_error, 400),
+    (_pg_data_error, 400),
+    (lambda: UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), 400),
+    (lambda: OverflowError("Python int too large to convert to SQLite INTEGER"), 400),
+    (lambda: RuntimeError("a bug"), 500),
+])
+@pytest.mark.expect_errors("hotline.web")
+async def test_database_data_errors_that_pass_the_edge_are_a_400(aiohttp_client, make, status):
+    """What the edge validation misses and the database refuses as data is the client's 400
+    (logged as a warning); anything else stays a 500."""
+    from aiohttp import web
+
+    from hotline.web.errors import error_middleware
+
+    async def handler(request: web.Request) -> web.Response:
+        raise make()
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_get("/api/v1/boom", handler)
+    client = await aiohttp_client(app)
+    resp = await client.get("/api/v1/boom")
+    assert_error(await resp.json(), status, resp.status)
