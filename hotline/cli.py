@@ -84,7 +84,7 @@ async def _database_ready(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from hotline.web.app import create_app
+    from hotline.web.app import SHUTDOWN_GRACE_S, create_app
 
     settings = settings_from(args)
     changes: dict[str, Any] = {}
@@ -99,6 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with listening_socket(settings.host, settings.port) as sock:
         asyncio.run(_database_ready(settings))
         web.run_app(create_app(settings), sock=sock, access_log_class=AccessLogger,
+                    shutdown_timeout=SHUTDOWN_GRACE_S,
                     print=lambda msg: print(
             f"hotline serving on http://{settings.host}:{settings.port}"))
     return 0

@@ -115,7 +115,7 @@ def run(settings: Settings, sock: socket.socket | None = None) -> int:
     from aiohttp import web
 
     from hotline.models import ROLE_LABELS_ZH
-    from hotline.web.app import create_app
+    from hotline.web.app import SHUTDOWN_GRACE_S, create_app
 
     async def setup() -> list[DemoAccount]:
         db = await open_database(settings.resolved_database_url)
@@ -145,5 +145,6 @@ def run(settings: Settings, sock: socket.socket | None = None) -> int:
         app.cleanup_ctx.insert(0, pbx_ctx)
     where: dict[str, Any] = {"sock": sock} if sock else {"host": settings.host,
                                                          "port": settings.port}
-    web.run_app(app, **where, access_log_class=AccessLogger, print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
+    web.run_app(app, **where, access_log_class=AccessLogger, shutdown_timeout=SHUTDOWN_GRACE_S,
+                print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
     return 0

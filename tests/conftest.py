@@ -246,3 +246,15 @@ async def browser_login(browser: Any, base: str, username: str, password: str = 
     await page.click("button[type=submit]")
     await page.wait_for_url(lambda url: "/login" not in url)
     return page
+
+
+async def wait_until(condition: Any, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Polls `condition()` (every 10 ms) until it is true; fails the test after `timeout`.
+    Tests wait on what they need, never for a fixed time that is too short under load and
+    too long otherwise."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sla.calendar import WorkCalendar
 from hotline.accounts import SESSION_LIFETIME, LoginGuard
 from hotline.auth import allow, public
+from hotline import logs
 from hotline.config import ConfigError, Settings
 from hotline.db import Database, DatabaseBusy, current_revision, upgrade
 from hotline.localtime import SHANGHAI
@@ -47,6 +48,9 @@ FEATURES: tuple[str, ...] = ("knowledge_base.http", "dispatch.http", "hotline.te
 # Page templates: the shell's own, then each feature package's `templates/` folder.
 TEMPLATE_PACKAGES = ("hotline.web", "hotline.telephony", "knowledge_base", "dispatch", "sla")
 HERE = Path(__file__).parent
+# On SIGTERM, requests still running after this long are cut (aiohttp waits 60 s by default; a
+# restart during a shift should take seconds). Long-lived streams end themselves on_shutdown.
+SHUTDOWN_GRACE_S = 10.0
 
 
 def session_key(settings: Settings) -> bytes:
@@ -181,6 +185,7 @@ async def metrics(request: web.Request) -> web.Response:
 def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
     """Build the application. `database` lets tests hand in an already-migrated database;
     otherwise the engine is created (and migrated unless disabled) on startup."""
+    logs.quiet_client_errors()
     registry = CollectorRegistry()
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[
         _observe_middleware(registry), security_headers])

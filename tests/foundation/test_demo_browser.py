@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -41,8 +42,44 @@ def demo_server(tmp_path_factory):
                 raise RuntimeError("demo did not start:\n" + (data / "demo.log").read_text())
             time.sleep(0.2)
     yield url, data / "demo.log"
+    # A desk left open keeps a screen-pop stream; the demo must still stop within seconds.
+    desk = open_desk_stream(url, "agent1", DEMO_PASSWORD)
+    started = time.monotonic()
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(10)
+    finally:
+        desk.close()
+        if proc.poll() is None:
+            proc.kill()
+    took = time.monotonic() - started
+    text = (data / "demo.log").read_text()
+    assert took < 5, f"the demo took {took:.1f} s to stop"
+    assert proc.returncode == 0, text[-2000:]
+    assert "Traceback" not in text and " ERROR " not in text, text[-4000:]
+
+
+def open_desk_stream(url: str, username: str, password: str) -> Any:
+    """Logs in with a plain HTTP client and opens the desk's screen-pop stream (read to its
+    first event, then left open as a browser tab would)."""
+    import http.client
+    from http.cookiejar import CookieJar
+    from urllib.parse import urlencode, urlsplit
+
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(url + "/login", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    opener.open(url + "/login", data=urlencode({"username": username, "password": password,
+                                                "_csrf": csrf}).encode(), timeout=10).read()
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("GET", "/api/v1/calls/pops", headers={"Cookie": cookie,
+                                                        "Accept": "text/event-stream"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.readline().startswith(b"event: status")
+    return conn
 
 
 def test_demo_prints_every_account(demo_server):

@@ -10,7 +10,8 @@ from typing import Any
 from hotline.db import Database
 from knowledge_base import service as kb
 from knowledge_base.importer import load_sample_articles
-from tests.conftest import browser_login
+from hotline.telephony.http import CENTER
+from tests.conftest import browser_login, wait_until
 
 from .conftest import expected, start_pbx
 
@@ -26,13 +27,24 @@ async def test_desk_pops_the_call_and_answers_are_recorded_against_it(
     state = page.locator("[data-testid=call-state]")
     await expect(state).to_have_text("等待来电")
 
+    center = app_client.app[CENTER]
+    # What the desk must end up showing: the last call connected to 坐席1 before the PBX stops.
+    watch = center.pops.subscribe("坐席1")
     server = await start_pbx(busy_dir, pbx_port, speed=20)
     try:
         await expect(state).to_have_text("通话中", timeout=30000)
     finally:
         # The PBX goes quiet: no later call replaces this one on the desk while we look.
         await server.close()
-    await page.wait_for_timeout(300)
+    await wait_until(lambda: not center.connected, what="the listener to see the PBX go")
+    connects = []
+    while not watch.empty():
+        pop = watch.get_nowait()
+        if pop.kind == "connect":
+            connects.append(pop.uniqueid)
+    center.pops.unsubscribe(watch)
+    await expect(page.locator("[data-testid=call-pop]")).to_have_attribute(
+        "data-current-call-id", connects[-1])
     caller = (await page.locator("[data-testid=call-caller]").inner_text()).strip()
     answered_by_agent = {c["caller"] for c in expected(busy_dir)["calls"].values()
                          if c.get("agent") == "坐席1"}

@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from tests.conftest import wait_until
+
 from hotline.telephony import events as ev
 from hotline.telephony.listener import AmiListener, ListenerOptions
 from hotline.telephony.replay import Capture, ReplayServer
@@ -68,10 +70,7 @@ async def test_pbx_that_stops_answering_is_replaced() -> None:
     listener = AmiListener("127.0.0.1", port, "u", "p", FAST)
     await listener.start()
     try:
-        for _ in range(60):
-            if logins >= 2:
-                break
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: logins >= 2, what="a second login after the silent server")
     finally:
         await listener.stop()
         server.close()
@@ -88,9 +87,8 @@ async def test_refused_login_is_retried_not_fatal() -> None:
     listener = AmiListener(host, port, "hotline", "wrong", FAST)
     await listener.start()
     try:
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: server.connections >= 2, what="a retried login")
         assert not listener.connected.is_set()
-        assert server.connections >= 2
         assert "Login refused" in listener.stats.last_error
     finally:
         await listener.stop()
@@ -101,8 +99,8 @@ async def test_refused_login_is_retried_not_fatal() -> None:
 async def test_events_async_iterator_and_no_server() -> None:
     listener = AmiListener("127.0.0.1", 1, "u", "p", FAST)  # nothing listens on port 1
     await listener.start()
-    await asyncio.sleep(0.2)
-    assert not listener.connected.is_set() and listener.stats.last_error
+    await wait_until(lambda: bool(listener.stats.last_error), what="the refused connection")
+    assert not listener.connected.is_set()
     await listener.stop()
 
     cap = Capture.of(b"Asterisk Call Manager/11.0.0",
