@@ -49,21 +49,27 @@ async def create_user(db: Database, actor: str, new: NewUser) -> User:
     from dispatch.models import Unit
 
     if not USERNAME_RE.match(new.username):
-        raise InvalidInput("username: 2-64 letters, digits, '_', '.', '-'", field="username")
+        raise InvalidInput("username: 2-64 letters, digits, '_', '.', '-'", field="username",
+                           zh="用户名须为 2-64 位字母、数字或 _ . -")
     if not new.display_name.strip() or len(new.display_name) > 100:
-        raise InvalidInput("display_name: 1-100 characters", field="display_name")
+        raise InvalidInput("display_name: 1-100 characters", field="display_name",
+                           zh="姓名须为 1-100 个字符")
     validate_new_password(new.password)
     if (new.role is Role.UNIT_HANDLER) != (new.unit_code is not None):
         raise InvalidInput("a unit handler needs exactly one unit; other roles take none",
+                           zh="承办单位角色须选择一个单位，其他角色不选单位",
                            field="unit_code")
     if new.role is not Role.AGENT and (new.agent_interface or new.agent_member_name):
-        raise InvalidInput("only agents have an Asterisk interface", field="agent_interface")
+        raise InvalidInput("only agents have an Asterisk interface", field="agent_interface",
+                           zh="只有坐席可以填写坐席接口")
     password_hash = await hash_password(new.password)
     async with db.write() as s:
         if new.unit_code is not None and await s.get(Unit, new.unit_code) is None:
-            raise NotFound(f"unit {new.unit_code} does not exist", field="unit_code")
+            raise NotFound(f"unit {new.unit_code} does not exist", field="unit_code",
+                           zh=f"承办单位 {new.unit_code} 不存在")
         if await s.scalar(select(User.id).where(User.username == new.username)) is not None:
-            raise Conflict(f"user {new.username} already exists", field="username")
+            raise Conflict(f"user {new.username} already exists", field="username",
+                           zh=f"用户名 {new.username} 已存在")
         user = User(username=new.username, display_name=new.display_name.strip(),
                     role=new.role.value, unit_code=new.unit_code, password_hash=password_hash,
                     agent_interface=new.agent_interface, agent_extension=new.agent_extension,
@@ -72,7 +78,8 @@ async def create_user(db: Database, actor: str, new: NewUser) -> User:
         try:
             await s.flush()
         except IntegrityError:
-            raise Conflict("user conflicts with an existing one (username or agent interface)")
+            raise Conflict("user conflicts with an existing one (username or agent interface)",
+                           zh="用户名或坐席接口已被其他用户使用")
         audit.record(s, actor, "user.create", "user", user.id,
                      {"username": user.username, "role": user.role, "unit_code": user.unit_code})
     return user
@@ -104,7 +111,7 @@ async def set_active(db: Database, actor: str, username: str, active: bool) -> N
 async def _user(s, username: str) -> User:
     user = await s.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"user {username} does not exist")
+        raise NotFound(f"user {username} does not exist", zh=f"用户 {username} 不存在")
     return user
 
 
@@ -166,7 +173,7 @@ async def list_users(db: Database) -> list[User]:
 async def issue_token(db: Database, actor: str, username: str, name: str) -> str:
     """Creates an API token for the user and returns it; it is shown once and stored hashed."""
     if not name.strip() or len(name) > 100:
-        raise InvalidInput("token name: 1-100 characters", field="name")
+        raise InvalidInput("token name: 1-100 characters", field="name", zh="令牌名称须为 1-100 个字符")
     token, digest, prefix = new_api_token()
     async with db.write() as s:
         user = await _user(s, username)
@@ -202,7 +209,7 @@ async def revoke_token(db: Database, actor: str, username: str, token_id: int) -
         tok = await s.scalar(select(ApiToken).where(ApiToken.id == token_id,
                                                     ApiToken.user_id == user.id))
         if tok is None:
-            raise NotFound(f"token {token_id} of {username} does not exist")
+            raise NotFound(f"token {token_id} of {username} does not exist", zh="该令牌不存在")
         if tok.revoked_at is None:
             tok.revoked_at = utcnow()
             audit.record(s, actor, "token.revoke", "user", user.id, {"token_id": tok.id})

@@ -58,9 +58,11 @@ def validate_new_password(password: str) -> None:
     from hotline.errors import InvalidInput
 
     if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters", field="password")
+        raise InvalidInput("password must have at least 8 characters", field="password",
+                           zh="密码至少 8 个字符")
     if len(password) > 256:
-        raise InvalidInput("password must have at most 256 characters", field="password")
+        raise InvalidInput("password must have at most 256 characters", field="password",
+                           zh="密码最多 256 个字符")
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,7 +188,7 @@ async def units_import(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         from hotline.errors import InvalidInput
 
-        raise InvalidInput("the file is not valid UTF-8") from None
+        raise InvalidInput("the file is not valid UTF-8", zh="文件不是有效的 UTF-8 编码") from None
     result = await unit_service.import_units(request.app[DB], principal(request).username,
                                              text, partial=partial)
     return ok({"created": result.created, "updated": result.updated,

@@ -19,6 +19,7 @@ from hotline.errors import DomainError, RateLimited
 from hotline.models import ROLE_LABELS_ZH, Role
 from hotline.web.keys import DB, PRINCIPAL, SETTINGS, THROTTLE, principal
 from hotline.web.nav import NAV, home_of
+from hotline.web.validation import form_error
 from hotline.web.security import client_address, csrf_token, end_session, start_session
 
 log = logging.getLogger("hotline.pages")
@@ -71,7 +72,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     wait = await guard.retry_after(address, username)
     if wait:
         log.warning("login throttled for %r from %s", username, address)
-        raise RateLimited(f"too many failed logins; retry in {wait} s", retry_after=wait)
+        raise RateLimited(f"too many failed logins; retry in {wait} s", retry_after=wait,
+                          zh=f"登录失败次数过多，请 {wait} 秒后再试")
     delay = await guard.spray_delay(address)
     if delay:
         await asyncio.sleep(delay)
@@ -170,7 +172,8 @@ async def admin_create_user(request: web.Request) -> web.Response:
     except ValueError:
         return await _admin_page(request, status=400, error="请选择有效的角色")
     except DomainError as exc:
-        return await _admin_page(request, status=400, error=exc.message)
+        status, message = form_error(exc)
+        return await _admin_page(request, status=status, error=message)
     return await _admin_page(request, created=user.username)
 
 

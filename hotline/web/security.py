@@ -69,10 +69,11 @@ async def _principal(request: web.Request) -> Principal | None:
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("Authorization must be 'Bearer <token>'")
+            raise Unauthenticated("Authorization must be 'Bearer <token>'",
+                                  zh="Authorization 头须为 Bearer 令牌")
         who = await accounts.principal_for_token(db, token.strip())
         if who is None:
-            raise Unauthenticated("invalid or revoked API token")
+            raise Unauthenticated("invalid or revoked API token", zh="API 令牌无效或已被吊销")
         return who
     session = await get_session(request)
     session_id = session.get(SESSION_ID)
@@ -135,16 +136,17 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         return await handler(request)
     if declared is None:
         log.error("route %s %s declares no roles; refused", request.method, request.path)
-        raise PermissionDenied("this route is not open to anyone")
+        raise PermissionDenied("this route is not open to anyone", zh="此地址不对任何角色开放")
     if who is None:
         if (request.path.startswith("/api/") or request.path in MACHINE_PATHS
                 or request.method not in SAFE_METHODS):
-            raise Unauthenticated("log in or send an API token")
+            raise Unauthenticated("log in or send an API token", zh="请先登录")
         raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
     if who.role not in declared:
         log.warning("user %s (role %s) refused %s %s", who.username, who.role.value,
                     request.method, request.path)
-        raise PermissionDenied(f"role {who.role.value} may not do this")
+        raise PermissionDenied(f"role {who.role.value} may not do this",
+                               zh="您的角色无权执行此操作")
     return await handler(request)
 
 
@@ -166,5 +168,6 @@ async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
         log.warning("CSRF check failed for %s %s", request.method, request.path)
-        raise PermissionDenied("missing or wrong CSRF token; reload the page and try again")
+        raise PermissionDenied("missing or wrong CSRF token; reload the page and try again",
+                               zh="页面已过期或表单来源不明，请刷新页面后重试")
     return await handler(request)

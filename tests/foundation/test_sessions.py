@@ -125,3 +125,19 @@ async def test_a_wrong_csrf_token_is_refused(client, db, accounts):
     assert resp.status == 403
     assert (await client.get("/api/v1/me")).status == 200
     assert await account_service.list_tokens(db, "root") == []
+
+
+async def test_refusals_speak_chinese_on_pages_and_in_message_zh(client, accounts):
+    csrf = await login(client, "root")
+    resp = await client.post("/logout", data={"_csrf": "stale"})
+    assert resp.status == 403 and "页面已过期" in await resp.text()
+    resp = await client.post("/api/v1/users/root/tokens", json={"name": "x"},
+                             headers={"X-CSRF-Token": "stale"})
+    assert (await resp.json())["error"]["message_zh"].startswith("页面已过期")
+    resp = await client.post("/admin/users", data={
+        "_csrf": csrf, "username": "x", "display_name": "新人", "password": "long-enough-1",
+        "role": "agent"})
+    assert resp.status == 400 and "用户名须为 2-64 位" in await resp.text()
+    await login(client, "agent1")
+    resp = await client.get("/api/v1/users")
+    assert (await resp.json())["error"]["message_zh"] == "您的角色无权执行此操作"

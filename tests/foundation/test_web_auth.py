@@ -101,4 +101,4 @@ async def test_admin_creates_a_unit_handler_through_the_form(client, accounts):
     resp = await client.post("/admin/users", data={
         "_csrf": csrf, "username": "newbie2", "display_name": "新人", "password": "long-enough-1",
         "role": "unit_handler", "unit_code": ""})
-    assert resp.status == 400 and "exactly one unit" in await resp.text()
+    assert resp.status == 400 and "承办单位角色须选择一个单位" in await resp.text()
