@@ -98,7 +98,7 @@ def message_zh(exc: Exception) -> str:
 
 
 def wants_json(request: web.Request) -> bool:
-    return request.path.startswith("/api/") or request.path in ("/healthz",) or \
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/metrics") or \
         "application/json" in request.headers.get("Accept", "")
 
 
