@@ -135,73 +135,130 @@ def ratio(numerator: float, denominator: float, places: int = 4) -> float | None
     return round(numerator / denominator, places)
 
 
+AGENT_FIELDS = ("answered", "ring_no_answer", "talk_s", "completed", "rings",
+                "answered_within_ring_target")
+
+
+@dataclass(slots=True)
+class Tally:
+    """The sums behind `Metrics`, kept open: calls are added one by one, and tallies of
+    disjoint sets of calls add up (and subtract, for prefix sums) to the tally of their union;
+    only `longest` is a maximum, kept by whoever combines. `compute` is one tally."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    timed_out: int = 0
+    answered_within_sl: int = 0
+    abandoned_within_sl: int = 0
+    ring_no_answer: int = 0
+    hold_total_s: int = 0
+    short_abandons: int = 0
+    unknown: int = 0
+    waiting: int = 0
+    longest_wait_s: int | None = None
+    agents: dict[str, list[int]] = field(default_factory=dict)  # name -> AGENT_FIELDS
+
+    _SUMS = ("offered", "answered", "abandoned", "timed_out", "answered_within_sl",
+             "abandoned_within_sl", "ring_no_answer", "hold_total_s", "short_abandons",
+             "unknown", "waiting")
+
+    @property
+    def calls(self) -> int:
+        """Calls tallied, short abandons included."""
+        return self.offered + self.short_abandons
+
+    def _agent(self, name: str) -> list[int]:
+        a = self.agents.get(name)
+        if a is None:
+            a = self.agents[name] = [0, 0, 0, 0, 0, 0]
+        return a
+
+    def add(self, r: CallRecord, service_level_s: int = 15, short_abandon_s: int = 0,
+            ring_target_s: int = 15) -> None:
+        if r.outcome == ABANDONED and short_abandon_s > 0 and (r.wait_s or 0) <= short_abandon_s:
+            self.short_abandons += 1
+            return
+        self.offered += 1
+        if r.wait_s is not None and (self.longest_wait_s is None
+                                     or r.wait_s > self.longest_wait_s):
+            self.longest_wait_s = r.wait_s
+        for attempt in r.attempts:
+            if attempt.outcome == "no_answer":
+                self.ring_no_answer += 1
+                a = self._agent(attempt.member_name)
+                a[1] += 1
+                a[4] += 1
+            elif attempt.outcome == "answered":
+                a = self._agent(attempt.member_name)
+                a[4] += 1
+                if attempt.ring_ms is not None and attempt.ring_ms <= ring_target_s * 1000:
+                    a[5] += 1
+        if r.outcome == ANSWERED:
+            self.answered += 1
+            hold = r.hold_s or 0
+            self.hold_total_s += hold
+            if hold <= service_level_s:
+                self.answered_within_sl += 1
+            if r.agent is not None:
+                a = self._agent(r.agent)
+                a[0] += 1
+                if r.talk_s is not None and not r.in_progress:
+                    a[3] += 1
+                    a[2] += r.talk_s
+        elif r.outcome == ABANDONED:
+            self.abandoned += 1
+            if r.wait_s is not None and r.wait_s <= service_level_s:
+                self.abandoned_within_sl += 1
+        elif r.outcome == TIMED_OUT:
+            self.timed_out += 1
+        elif r.in_progress:
+            self.waiting += 1
+        else:
+            self.unknown += 1
+
+    def merge(self, other: "Tally", sign: int = 1) -> None:
+        """Adds (sign 1) or takes away (sign -1) the sums of `other`; a maximum cannot be taken
+        away, so `longest_wait_s` is only combined when adding."""
+        for name in self._SUMS:
+            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+        if sign > 0 and other.longest_wait_s is not None and (
+                self.longest_wait_s is None or other.longest_wait_s > self.longest_wait_s):
+            self.longest_wait_s = other.longest_wait_s
+        for name, values in other.agents.items():
+            mine = self.agents.get(name)
+            if mine is None:
+                self.agents[name] = [sign * v for v in values]
+            elif sign > 0:
+                mine[:] = [a + b for a, b in zip(mine, values)]
+            else:
+                mine[:] = [a - b for a, b in zip(mine, values)]
+
+    def copy(self) -> "Tally":
+        return Tally(*(getattr(self, n) for n in self._SUMS), self.longest_wait_s,
+                     {name: list(v) for name, v in self.agents.items()})
+
+    def metrics(self, service_level_s: int = 15) -> Metrics:
+        members = {name: AgentMetrics(*a) for name, a in self.agents.items()
+                   if a[0] or a[1] or a[3]}
+        return Metrics(service_level_s, self.offered, self.answered, self.abandoned,
+                       self.timed_out, self.answered_within_sl, self.abandoned_within_sl,
+                       self.ring_no_answer, self.hold_total_s, members, self.short_abandons,
+                       self.longest_wait_s, self.unknown, self.waiting)
+
+
 def compute(records: Iterable[CallRecord], *, service_level_s: int = 15,
             short_abandon_s: int = 0, ring_target_s: int = 15,
             start: float | None = None, end: float | None = None) -> Metrics:
     """Metrics of the calls that entered the queue in [start, end) (all when unbounded)."""
-    offered = answered = abandoned = timed_out = in_sl = ab_in_sl = rna = hold_total = 0
-    short = unknown = waiting = 0
-    longest: int | None = None
-    agents: dict[str, dict[str, int]] = {}
-
-    def agent(name: str) -> dict[str, int]:
-        a = agents.get(name)
-        if a is None:
-            a = agents[name] = {"answered": 0, "ring_no_answer": 0, "talk_s": 0, "completed": 0,
-                                "rings": 0, "answered_within_ring_target": 0}
-        return a
-
+    tally = Tally()
     for r in records:
         if start is not None and r.enter_ts < start:
             continue
         if end is not None and r.enter_ts >= end:
             continue
-        if r.outcome == ABANDONED and short_abandon_s > 0 and (r.wait_s or 0) <= short_abandon_s:
-            short += 1
-            continue
-        offered += 1
-        if r.wait_s is not None and (longest is None or r.wait_s > longest):
-            longest = r.wait_s
-        for attempt in r.attempts:
-            if attempt.outcome == "no_answer":
-                rna += 1
-                a = agent(attempt.member_name)
-                a["ring_no_answer"] += 1
-                a["rings"] += 1
-            elif attempt.outcome == "answered":
-                a = agent(attempt.member_name)
-                a["rings"] += 1
-                if attempt.ring_ms is not None and attempt.ring_ms <= ring_target_s * 1000:
-                    a["answered_within_ring_target"] += 1
-        if r.outcome == ANSWERED:
-            answered += 1
-            hold = r.hold_s or 0
-            hold_total += hold
-            if hold <= service_level_s:
-                in_sl += 1
-            if r.agent is not None:
-                a = agent(r.agent)
-                a["answered"] += 1
-                if r.talk_s is not None and not r.in_progress:
-                    a["completed"] += 1
-                    a["talk_s"] += r.talk_s
-        elif r.outcome == ABANDONED:
-            abandoned += 1
-            if r.wait_s is not None and r.wait_s <= service_level_s:
-                ab_in_sl += 1
-        elif r.outcome == TIMED_OUT:
-            timed_out += 1
-        elif r.in_progress:
-            waiting += 1
-        else:
-            unknown += 1
-
-    members = {
-        name: AgentMetrics(**a) for name, a in agents.items()
-        if a["answered"] or a["ring_no_answer"] or a["completed"]
-    }
-    return Metrics(service_level_s, offered, answered, abandoned, timed_out, in_sl, ab_in_sl, rna,
-                   hold_total, members, short, longest, unknown, waiting)
+        tally.add(r, service_level_s, short_abandon_s, ring_target_s)
+    return tally.metrics(service_level_s)
 
 
 def bucket_start(ts: float, size: str, tz: tzinfo = CHINA_TZ) -> datetime:
@@ -252,6 +309,13 @@ def alarms(records: Iterable[CallRecord], now: float, *, window_s: int = 3600,
     No alarm is raised on fewer than `min_offered` calls."""
     m = rolling(records, now, window_s, service_level_s=service_level_s,
                 short_abandon_s=short_abandon_s)
+    return alarms_of(m, window_s=window_s, connect_rate_target=connect_rate_target,
+                     service_level_target=service_level_target, min_offered=min_offered)
+
+
+def alarms_of(m: Metrics, *, window_s: int, connect_rate_target: float = 0.80,
+              service_level_target: float = 0.80, min_offered: int = 1) -> list[Alarm]:
+    """The alarms of the metrics `m` of a rolling window."""
     if m.offered < max(min_offered, 1):
         return []
     out = []

@@ -32,6 +32,7 @@ from hotline.models import Role, User
 from hotline.telephony import service
 from hotline.telephony.calls import CallRecord
 from hotline.telephony.models import CALLBACK_OUTCOMES
+from hotline.telephony.rollup import StoredMetrics
 from hotline.web.api import ok
 from hotline.web.keys import DB, REGISTRY, SETTINGS, principal
 from hotline.web.pages import page
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 CENTER = web.AppKey("call_center", service.CallCenter)
+# Without a PBX to follow, the metrics come from the stored call records.
+STORED_METRICS = web.AppKey("stored_call_metrics", StoredMetrics)
 HERE = Path(__file__).parent
 # Keeps proxies and browsers from timing out an idle desk stream.
 SSE_PING_S = 15
@@ -98,8 +101,12 @@ async def call_metrics(request: web.Request) -> web.Response:
     if bucket not in BUCKETS:
         raise InvalidInput(f"bucket must be one of {', '.join(BUCKETS)}", field="bucket",
                            zh="统计粒度须为 15 分钟、小时或天")
-    records, now = await _records(request)
-    return ok(service.dashboard_metrics(records, now, request.app[SETTINGS].policy, bucket))
+    center = center_of(request)
+    if center is None:
+        body = await request.app[STORED_METRICS].body(time.time(), bucket)
+        return web.Response(body=body, content_type="application/json", charset="utf-8")
+    return ok(service.dashboard_metrics(center.records(), center.now(),
+                                        request.app[SETTINGS].policy, bucket))
 
 
 @routes.get("/api/v1/calls")
@@ -296,6 +303,7 @@ def setup(app: web.Application) -> None:
         settings = app[SETTINGS]
         if not settings.ami.enabled:
             log.info("call tracking off (ami.enabled = false)")
+            app[STORED_METRICS] = StoredMetrics(app[DB], settings.policy)
             yield
             return
         # After the database context: app[DB] exists here.

@@ -1,0 +1,87 @@
+"""Dashboard metrics over stored calls (no PBX followed): the tallied figures equal the
+figures computed from every stored call, also after calls are stored or updated in between,
+on both databases."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+import time
+
+import pytest
+
+from hotline.config import Policy
+from hotline.db import Database
+from hotline.telephony import rollup, service
+from hotline.telephony.calls import ABANDONED, ANSWERED, TIMED_OUT, CallRecord, RingAttempt
+from hotline.telephony.store import CallStore, load_records
+from sla.metrics import BUCKETS
+
+AGENTS = ("坐席1", "坐席2", "坐席3", "坐席4")
+
+
+def calls(now: float, n: int, hours: float, seed: int = 5) -> list[CallRecord]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        enter = now - hours * 3600 * rng.random()
+        wait = rng.randint(0, 40)
+        kind = rng.random()
+        attempts: tuple[RingAttempt, ...] = ()
+        if kind < 0.7:
+            agent = rng.choice(AGENTS)
+            missed = RingAttempt(rng.choice(AGENTS), "Local/1@agents", f"m{i}", enter + 1,
+                                 enter + 16, "no_answer", 15000)
+            answered = RingAttempt(agent, "Local/2@agents", f"a{i}", enter + 2, enter + wait,
+                                   "answered", rng.randint(1, 30) * 1000)
+            attempts = (missed, answered) if rng.random() < 0.3 else (answered,)
+            out.append(CallRecord(f"c{i}", f"c{i}", rng.choice(("q1", "q2")), f"138{i:08d}",
+                                  "12345", ANSWERED, enter, enter + wait + 60, enter + wait,
+                                  agent, wait, 3, wait, 60, "caller", attempts=attempts))
+        else:
+            outcome = ABANDONED if kind < 0.9 else TIMED_OUT
+            out.append(CallRecord(f"c{i}", f"c{i}", rng.choice(("q1", "q2")), f"139{i:08d}",
+                                  "12345", outcome, enter, enter + wait, wait_s=wait,
+                                  exit_reason="timeout" if outcome == TIMED_OUT else None))
+    return out
+
+
+async def expected(db: Database, now: float, policy: Policy, bucket: str) -> dict:
+    since = dt.datetime.fromtimestamp(now - rollup.HORIZON_S, dt.timezone.utc)
+    records = [r for r in await load_records(db, since=since) if r.enter_ts < now]
+    return service.dashboard_metrics(records, now, policy, bucket)
+
+
+async def store(db: Database, records: list[CallRecord]) -> None:
+    writer = CallStore(db, "pbx:5038")
+    for r in records:
+        writer.on_record(r)
+    assert await writer.flush()
+
+
+@pytest.mark.parametrize("short_abandon", [0, 5])
+async def test_tallied_metrics_equal_the_metrics_of_every_stored_call(db, short_abandon):
+    now = time.time()
+    policy = Policy(short_abandon_seconds=short_abandon, alarm_min_offered=1)
+    records = calls(now, 1500, hours=50)  # some older than the 48 h read
+    await store(db, records)
+    stored = rollup.StoredMetrics(db, policy)
+    for bucket in BUCKETS:
+        assert await stored.dashboard(now, bucket) == await expected(db, now, policy, bucket)
+    # A call of an old bucket updated (it finished), a call just now, a call of 20 hours ago.
+    changed = dataclasses.replace(records[7], outcome=ABANDONED, agent=None, hold_s=None,
+                                  attempts=(), wait_s=3)
+    await store(db, [changed, *calls(now, 1, hours=0.01, seed=9),
+                     dataclasses.replace(calls(now - 20 * 3600, 1, 0.01, seed=11)[0],
+                                         uniqueid="late")])
+    later = now + 2
+    for bucket in BUCKETS:
+        assert await stored.dashboard(later, bucket) == await expected(db, later, policy, bucket)
+
+
+async def test_no_stored_calls(db):
+    now = time.time()
+    answer = await rollup.StoredMetrics(db, Policy()).dashboard(now, "hour")
+    assert answer == service.dashboard_metrics([], now, Policy(), "hour")
+    assert answer["rolling_24h"]["offered"] == 0 and answer["buckets"] == []
