@@ -32,13 +32,14 @@ async def test_parallel_creations_are_all_stored_with_distinct_numbers(wo_client
         events = await s.scalar(select(func.count()).select_from(TicketEvent)
                                 .where(TicketEvent.action == "create"))
     assert stored == set(numbers) | {first["ticket"]["number"]} and events == PARALLEL + 1
-    # The same matter told again and again: every answer suggests units and names the first
-    # ticket as similar (tickets created in the same instant may not see each other), never
-    # the ticket itself.
+    # The same matter told again and again: every answer suggests units and names similar
+    # tickets, never itself: the first ticket, unless ten newer ones (created meanwhile, on
+    # PostgreSQL) fill the list.
     for a in answers:
         assert a["suggestions"]
         similar = [c["number"] for c in a["similar"]]
-        assert first["ticket"]["number"] in similar and a["ticket"]["number"] not in similar
+        assert first["ticket"]["number"] in similar or len(similar) == 10
+        assert a["ticket"]["number"] not in similar and set(similar) <= stored
 
 
 async def test_create_answers_suggestions_and_the_similar_tickets(wo_client, tokens):
