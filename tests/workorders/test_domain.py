@@ -250,3 +250,178 @@ def test_closed_and_merged_tickets_take_nothing_but_reopen_and_master_reply():
         else:
             with pytest.raises(IllegalTransition):
                 t.apply(closed, command)
+
+
+# --- the transition table, spelled out (the diagram in dispatch/tickets.py) --------------------
+
+S = Status
+TRANSITIONS = {
+    t.AnswerOnSpot: {S.CREATED}, t.Dispatch: {S.CREATED}, t.Sign: {S.DISPATCHED},
+    t.Return: {S.DISPATCHED, S.SIGNED}, t.Redispatch: {S.RETURNED}, t.SendBack: {S.RETURNED},
+    t.RequestExtension: {S.SIGNED}, t.ApproveExtension: {S.SIGNED}, t.RefuseExtension: {S.SIGNED},
+    t.Reply: {S.SIGNED}, t.MasterReplied: {S.MERGED}, t.CallBack: {S.REPLIED},
+    t.Close: {S.CALLED_BACK}, t.Reopen: {S.CALLED_BACK, S.CLOSED},
+    t.Merge: {S.CREATED, S.DISPATCHED, S.SIGNED, S.RETURNED},
+}
+
+
+@pytest.mark.parametrize("command_type", list(TRANSITIONS), ids=lambda c: c.__name__)
+def test_each_command_is_taken_exactly_from_the_states_of_the_diagram(command_type):
+    # Written out here, not read from ALLOWED: a state added to or dropped from a row of the
+    # table is a changed lifecycle, and this test says so.
+    pending = t.Extension(DUE + dt.timedelta(days=2), "核查", T0)
+    for status in Status:
+        state = TicketState(status, unit="ZZ-RSJ", acknowledge_due=ACK, due=DUE,
+                            returned_by="ZZ-RSJ", extension=(
+                                pending if command_type in (t.ApproveExtension, t.RefuseExtension)
+                                else None))
+        command = _sample(command_type)
+        if status in TRANSITIONS[command_type]:
+            assert t.apply(state, command).status is not None, status
+        else:
+            with pytest.raises(IllegalTransition):
+                t.apply(state, command)
+
+
+@pytest.mark.parametrize("status,is_open", [
+    (S.CREATED, True), (S.DISPATCHED, True), (S.SIGNED, True), (S.RETURNED, True),
+    (S.REPLIED, False), (S.CALLED_BACK, False), (S.CLOSED, False), (S.MERGED, False),
+])
+def test_open_means_an_answer_is_still_owed_by_a_unit_or_the_hotline(status, is_open):
+    assert t.is_open(TicketState(status)) is is_open
+
+
+# --- refusals: which rule said no, and what the API and the pages are told ----------------------
+
+def _pending() -> TicketState:
+    return t.apply(signed(), t.RequestExtension("ZZ-RSJ", DUE + dt.timedelta(days=3), "核查", T0))
+
+
+def _returned() -> TicketState:
+    return t.fold([dispatch(), t.Return("ZZ-RSJ", "不是我们的")])
+
+
+LATER = DUE + dt.timedelta(days=3)
+REFUSALS = [
+    ("main unit also assisting", t.new_ticket, dispatch(assisting=("ZZ-RSJ",)), InvalidInput,
+     {"field": "assisting_units"}, "the main unit cannot also be an assisting unit",
+     "主办单位不能同时是协办单位"),
+    ("assisting unit twice", t.new_ticket, dispatch(assisting=("ZZ-GJJ", "ZZ-GJJ")), InvalidInput,
+     {"field": "assisting_units"}, "an assisting unit is listed twice", "协办单位重复"),
+    ("due before acknowledgement", t.new_ticket, t.Dispatch("ZZ-RSJ", (), DUE, ACK), InvalidInput,
+     {"field": "due"}, "the deadline falls before the acknowledgement deadline", "办理时限早于签收时限"),
+    ("answer without article", t.new_ticket, t.AnswerOnSpot(" "), InvalidInput,
+     {"field": "kb_article_id"}, "an answer on the spot names the knowledge-base article",
+     "当场解答须注明所用的知识库条目"),
+    ("assisting unit signs", lambda: t.apply(t.new_ticket(), dispatch(assisting=("ZZ-GJJ",))),
+     t.Sign("ZZ-GJJ"), PermissionDenied, {}, "only the main unit (主办单位) can sign this ticket",
+     "只有主办单位可以办理此操作"),
+    ("other unit returns", signed, t.Return("ZZ-GJJ", "不是我们的"), PermissionDenied, {},
+     "only the main unit (主办单位) can return this ticket", "只有主办单位可以办理此操作"),
+    ("other unit asks for time", signed, t.RequestExtension("ZZ-GJJ", LATER, "核查", T0),
+     PermissionDenied, {}, "only the main unit (主办单位) can ask for an extension of this ticket",
+     "只有主办单位可以办理此操作"),
+    ("other unit replies", signed, t.Reply("ZZ-GJJ", "办好了"), PermissionDenied, {},
+     "only the main unit (主办单位) can reply to this ticket", "只有主办单位可以办理此操作"),
+    ("return without reason", signed, t.Return("ZZ-RSJ", "  "), InvalidInput, {"field": "reason"},
+     "a return (退单) needs a reason", "退单须填写理由"),
+    ("redispatch to the returning unit", _returned, t.Redispatch("ZZ-RSJ", (), ACK, DUE),
+     InvalidInput, {"field": "unit_code"},
+     "to give the ticket back to the unit that returned it, send it back",
+     "要把工单交回退单的单位，请用“驳回退单”"),
+    ("second extension request", _pending, t.RequestExtension("ZZ-RSJ", LATER, "再等", T0),
+     Conflict, {}, "an extension request is already waiting for a decision", "已有延期申请在等待审核"),
+    ("extension asked at the deadline", signed, t.RequestExtension("ZZ-RSJ", LATER, "核查", DUE),
+     Conflict, {}, "an extension (延期) must be asked for before the deadline",
+     "延期须在办理时限到期前申请"),
+    ("extension to the same deadline", signed, t.RequestExtension("ZZ-RSJ", DUE, "核查", T0),
+     InvalidInput, {"field": "requested_due"},
+     "the requested deadline must be later than the current one", "申请的延至日期须晚于当前办理时限"),
+    ("extension without reason", signed, t.RequestExtension("ZZ-RSJ", LATER, " ", T0), InvalidInput,
+     {"field": "reason"}, "an extension request needs a reason", "申请延期须填写理由"),
+    ("approve nothing", signed, t.ApproveExtension(None, T0), Conflict, {},
+     "no extension request is waiting for a decision", "没有待审核的延期申请"),
+    ("refuse nothing", signed, t.RefuseExtension(), Conflict, {},
+     "no extension request is waiting for a decision", "没有待审核的延期申请"),
+    # A new deadline that is now is already reached: refused like one in the past.
+    ("approve a deadline that is now", _pending, t.ApproveExtension(LATER, LATER), InvalidInput,
+     {"field": "due"}, "the new deadline is in the past", "新的办理时限已过"),
+    ("approve the current deadline", _pending, t.ApproveExtension(DUE, T0), InvalidInput,
+     {"field": "due"}, "the new deadline must be later than the current one",
+     "新的办理时限须晚于当前办理时限"),
+    ("reply without text", signed, t.Reply("ZZ-RSJ", "\n "), InvalidInput, {"field": "text"},
+     "the reply (答复) must say what was done", "答复须写明办理情况"),
+    ("sign a closed ticket", lambda: t.apply(t.new_ticket(), t.AnswerOnSpot("KB-1")),
+     t.Sign("ZZ-RSJ"), IllegalTransition, {"status": "closed", "command": "sign"},
+     "cannot sign a ticket that is closed (已办结)",
+     "工单当前状态为“已办结”，不能签收；请刷新页面查看最新状态"),
+    ("ask for time before signing", lambda: t.apply(t.new_ticket(), dispatch()),
+     t.RequestExtension("ZZ-RSJ", LATER, "核查", T0), IllegalTransition,
+     {"status": "dispatched", "command": "request extension"},
+     "cannot request extension a ticket that is dispatched (已派单)",
+     "工单当前状态为“已派单”，不能申请延期；请刷新页面查看最新状态"),
+    ("a follow-up that is moot", signed, t.Supervise(FollowupKind.ACK_OVERDUE), IllegalTransition,
+     {"status": "signed", "command": "record ack_overdue on"},
+     "cannot record ack_overdue on a ticket that is signed (办理中)",
+     "工单当前状态为“办理中”，不能执行此操作；请刷新页面查看最新状态"),
+]
+
+
+@pytest.mark.parametrize("name,state,command,error,details,message,zh", REFUSALS,
+                         ids=[r[0] for r in REFUSALS])
+def test_each_refusal_names_its_rule_field_and_chinese_text(name, state, command, error, details,
+                                                             message, zh):
+    # The JSON error carries `message`, `message_zh` and the details (a form marks `field`);
+    # the Chinese text is what the agent or the unit reads on the page.
+    with pytest.raises(error) as info:
+        t.apply(state(), command)
+    assert type(info.value) is error
+    assert (info.value.message, info.value.zh, info.value.details) == (message, zh, details)
+
+
+# --- what each transition keeps and what it drops ---------------------------------------------
+
+def test_boundaries_a_deadline_may_equal_the_acknowledgement_deadline():
+    assert t.apply(t.new_ticket(), t.Dispatch("ZZ-RSJ", (), ACK, ACK)).due == ACK
+
+
+def test_an_extension_request_keeps_its_reason_and_when_it_was_asked():
+    asked = T0 + dt.timedelta(hours=3)
+    state = t.apply(signed(), t.RequestExtension("ZZ-RSJ", LATER, "需要现场核查", asked))
+    assert state.extension == t.Extension(LATER, "需要现场核查", asked)
+
+
+def test_a_return_or_a_merge_drops_the_pending_extension_request():
+    assert _pending().extension is not None
+    returned = t.apply(_pending(), t.Return("ZZ-RSJ", "不是我们的"))
+    assert (returned.status, returned.extension) == (Status.RETURNED, None)
+    merged = t.apply(_pending(), t.Merge(9))
+    assert (merged.status, merged.extension) == (Status.MERGED, None)
+
+
+def test_send_back_and_redispatch_forget_the_return():
+    for command in (t.SendBack(ACK), t.Redispatch("ZZ-GJJ", (), ACK, DUE)):
+        state = t.apply(_returned(), command)
+        assert (state.status, state.returned_by, state.return_reason) == (
+            Status.DISPATCHED, None, None)
+
+
+def test_sending_to_a_unit_clears_a_stale_extension_from_the_stored_row():
+    # The service rebuilds the state from the stored ticket (dispatch.service.state_of): a row
+    # that still holds an extension request must not carry it over to the next unit.
+    stored = TicketState(Status.RETURNED, unit="ZZ-RSJ", acknowledge_due=ACK, due=DUE,
+                         extension=t.Extension(LATER, "核查", T0), returned_by="ZZ-RSJ",
+                         return_reason="不是我们的")
+    state = t.apply(stored, t.Redispatch("ZZ-GJJ", ("ZZ-CGJ",), ACK, LATER))
+    assert (state.unit, state.assisting, state.due, state.extension) == (
+        "ZZ-GJJ", ("ZZ-CGJ",), LATER, None)
+
+
+def test_close_and_reopen_leave_review_needed_a_real_false():
+    unhappy = t.apply(replied(), t.CallBack(Resolution.UNRESOLVED, Satisfaction.UNSATISFIED))
+    assert unhappy.review_needed is True
+    assert t.apply(unhappy, t.Close()).review_needed is False
+    reopened = t.apply(unhappy, t.Reopen("ZZ-GJJ", ("ZZ-RSJ",), ACK, LATER))
+    assert reopened.review_needed is False
+    assert (reopened.unit, reopened.assisting, reopened.due) == ("ZZ-GJJ", ("ZZ-RSJ",), LATER)
+    assert (reopened.reply, reopened.resolution, reopened.satisfaction) == (None, None, None)
