@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from hotline.telephony.callbacks import after_attempt, diallable, missed_after
+from hotline.telephony.callbacks import Missed, after_attempt, diallable, missed_after
 from hotline.telephony.calls import CallRecord
 
 
@@ -48,4 +50,35 @@ def test_callback_attempts(outcomes: list[str], closed: bool, final: str | None)
 
 def test_unknown_attempt_outcome_is_refused() -> None:
     with pytest.raises(ValueError):
+        after_attempt(0, "busy", 3)
+
+
+def test_the_entry_keeps_who_first_and_last_missed_and_when() -> None:
+    first = missed_after(None, call("1", "13800000001", "abandoned", 100.0, wait=12))
+    assert first == Missed("13800000001", 1, "1", "1", 100.0, 100.0, 12)
+    second = missed_after(first, call("2", "13800000001", "timed_out", 300.0, wait=5))
+    assert second == Missed("13800000001", 2, "1", "2", 100.0, 300.0, 12)
+    # A record that finishes late but entered before the last miss does not move last_ts back.
+    late = missed_after(second, call("3", "13800000001", "abandoned", 200.0, wait=7))
+    assert late == Missed("13800000001", 3, "1", "3", 100.0, 300.0, 12)
+
+
+def test_a_caller_who_hung_up_at_once_waited_zero_seconds() -> None:
+    assert missed_after(None, call("1", "13800000001", "abandoned", 100.0, wait=0)).longest_wait_s == 0
+    assert missed_after(None, call("1", "13800000001", "abandoned", 100.0, wait=None)).longest_wait_s == 0
+
+
+def test_an_answer_entering_with_the_first_miss_settles_it() -> None:
+    owed = missed_after(None, call("1", "13800000001", "abandoned", 100.0))
+    assert missed_after(owed, call("2", "13800000001", "answered", 100.0)) is None
+
+
+def test_calls_in_progress_and_unknown_outcomes_change_nothing() -> None:
+    waiting = dataclasses.replace(call("1", "13800000001", "abandoned", 100.0), in_progress=True)
+    assert missed_after(None, waiting) is None
+    assert missed_after(None, call("1", "13800000001", "unknown", 100.0)) is None
+
+
+def test_unknown_attempt_outcome_is_named() -> None:
+    with pytest.raises(ValueError, match="^unknown callback outcome 'busy'$"):
         after_attempt(0, "busy", 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import pytest
 
@@ -82,3 +83,74 @@ def test_a_year_missing_from_the_calendar_falls_back_to_weekdays_with_a_warning(
         due = deadlines.due(local(2026, 12, 30, 10, 0), TicketType.COMPLAINT, 5, False)
     assert due == local(2027, 1, 6, 23, 59, 59)
     assert "2027" in caplog.text
+
+
+@pytest.fixture
+def server_time_zone(monkeypatch):
+    """Run the host in another time zone: deadlines are Zhengzhou's whatever the server's."""
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Honolulu"])
+def test_deadlines_count_shanghai_days_whatever_the_servers_time_zone(deadlines, server_time_zone,
+                                                                     zone):
+    server_time_zone(zone)
+    # Monday 07:30 in Zhengzhou is still Sunday in UTC and in Honolulu.
+    monday_early = local(2026, 11, 23, 7, 30)
+    assert deadlines.due(monday_early, TicketType.COMPLAINT, 5, False) == local(2026, 11, 30, 23, 59, 59)
+    # Monday 10:00 is Sunday 16:00 in Honolulu: the two office hours are still Monday's.
+    assert deadlines.acknowledge_due(local(2026, 11, 23, 10, 0), False) == local(2026, 11, 23, 12, 0)
+    # A deadline on Tuesday morning (a manager's date) is reminded on Monday, same hour.
+    assert deadlines.remind_at(local(2026, 12, 1, 7, 0), urgent=False) == local(2026, 11, 30, 7, 0)
+
+
+def test_remind_one_working_day_before_over_weekends(deadlines):
+    assert deadlines.remind_at(local(2026, 12, 1, 23, 59, 59), False) == local(2026, 11, 30, 23, 59, 59)
+    # A deadline that falls on a Sunday (set by hand): the working day before it is Friday.
+    assert deadlines.remind_at(local(2026, 11, 29, 18, 0), False) == local(2026, 11, 27, 18, 0)
+
+
+def test_acknowledgement_may_end_exactly_at_closing_time(deadlines):
+    assert deadlines.acknowledge_due(local(2026, 11, 23, 15, 0), False) == local(2026, 11, 23, 17, 0)
+    # One minute on Monday, the other 1 h 59 on Tuesday from 09:00.
+    assert deadlines.acknowledge_due(local(2026, 11, 23, 16, 59), False) == local(2026, 11, 24, 10, 59)
+
+
+def test_office_hours_end_at_17_so_counting_from_17_starts_next_morning():
+    # Office hours are [09:00, 17:00): even a zero-hour policy is due at the next opening.
+    zero = Deadlines(WorkCalendar.default(), Policy(acknowledge_hours=0))
+    assert zero.acknowledge_due(local(2026, 11, 23, 17, 0), False) == local(2026, 11, 24, 9, 0)
+    assert zero.acknowledge_due(local(2026, 11, 23, 16, 0), False) == local(2026, 11, 23, 16, 0)
+
+
+def test_follow_up_plan_of_an_urgent_ticket(deadlines):
+    start = local(2026, 11, 27, 22, 0)
+    due = deadlines.due(start, TicketType.HELP, None, urgent=True)
+    ack = deadlines.acknowledge_due(start, urgent=True)
+    plan = deadlines.followups(Status.DISPATCHED, ack, due, True, None)
+    assert plan == {FollowupKind.ACK_OVERDUE: start + dt.timedelta(hours=2),
+                    FollowupKind.REMIND: start + dt.timedelta(hours=18),
+                    FollowupKind.ESCALATE: start + dt.timedelta(hours=24),
+                    FollowupKind.CALLBACK_DUE: None}
+
+
+def test_a_call_back_is_planned_only_once_replied(deadlines):
+    due = local(2026, 12, 7, 23, 59, 59)
+    replied_at = local(2026, 11, 27, 15, 0)
+    for status in (Status.SIGNED, Status.CALLED_BACK, Status.CLOSED):
+        assert deadlines.followups(status, None, due, False, replied_at)[FollowupKind.CALLBACK_DUE] is None
+    assert deadlines.followups(Status.REPLIED, None, None, False, None)[FollowupKind.CALLBACK_DUE] is None
+
+
+def test_the_missing_year_warning_says_what_is_assumed(deadlines, caplog):
+    with caplog.at_level(logging.WARNING, logger="hotline.sla.deadlines"):
+        deadlines.is_workday(dt.date(2027, 3, 1))
+    [record] = caplog.records
+    message = record.getMessage()
+    assert message.startswith("the working-day calendar has no data for 2027")
+    assert message.endswith("; counting Monday-Friday as working days")
