@@ -187,6 +187,8 @@ async def pops(request: web.Request) -> web.StreamResponse:
                 except asyncio.TimeoutError:
                     await stream.send(json.dumps({"type": "ping"}), event="ping")
                     continue
+                if event is None:  # the service is stopping; the page reconnects by itself
+                    break
                 await stream.send(json.dumps(await pop_json(request, event), ensure_ascii=False),
                                   event="call")
         except ConnectionResetError:
@@ -319,3 +321,11 @@ def setup(app: web.Application) -> None:
             await center.stop()
 
     app.cleanup_ctx.append(call_tracking_ctx)
+
+    async def end_streams(app: web.Application) -> None:
+        # on_shutdown runs before the server waits for open requests: end the desks' streams.
+        center = app.get(CENTER)
+        if center is not None:
+            center.pops.close()
+
+    app.on_shutdown.append(end_streams)

@@ -65,16 +65,31 @@ class PopHub:
     """Fan-out of agents' call events to their open desk pages (one queue per open page)."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[CallEvent]]] = collections.defaultdict(set)
+        self._subscribers: dict[str, set[asyncio.Queue[CallEvent | None]]] = \
+            collections.defaultdict(set)
+        self.closed = False
 
-    def subscribe(self, *keys: str) -> asyncio.Queue[CallEvent]:
-        queue: asyncio.Queue[CallEvent] = asyncio.Queue(maxsize=100)
+    def subscribe(self, *keys: str) -> asyncio.Queue[CallEvent | None]:
+        """A queue of this agent's events; `None` in it means the service is stopping."""
+        queue: asyncio.Queue[CallEvent | None] = asyncio.Queue(maxsize=100)
+        if self.closed:
+            queue.put_nowait(None)
+            return queue
         for key in keys:
             if key:
                 self._subscribers[key].add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[CallEvent]) -> None:
+    def close(self) -> None:
+        """The service is stopping: every open desk stream gets the end marker. Without it a
+        desk left open holds the shutdown for the server's whole grace period (minutes)."""
+        self.closed = True
+        for queue in {q for queues in self._subscribers.values() for q in queues}:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+    def unsubscribe(self, queue: asyncio.Queue[CallEvent | None]) -> None:
         for key in list(self._subscribers):
             self._subscribers[key].discard(queue)
             if not self._subscribers[key]:

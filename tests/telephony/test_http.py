@@ -18,7 +18,7 @@ from hotline.telephony.http import CENTER
 from hotline.telephony.offline import track_capture
 from hotline.telephony.replay import Capture, ReplayServer
 from hotline.telephony.tracker import CallTracker
-from tests.conftest import login
+from tests.conftest import login, wait_until
 
 from .conftest import expected, owed_callbacks, start_pbx
 
@@ -221,3 +221,26 @@ async def test_unit_handlers_and_editors_cannot_see_calls(followed: Any) -> None
         await login(followed, who)
         for url in ("/api/v1/calls", "/api/v1/calls/missed", "/calls/missed"):
             assert (await followed.get(url)).status == 403, (who, url)
+
+
+async def test_a_closed_desk_ends_its_screen_pop_stream_quietly(app_client: Any, monkeypatch) -> None:
+    """The browser closes the desk; the next ping finds the transport closing. That is the end
+    of the stream, not a 500 with a traceback (the autouse fixture fails the test on one)."""
+    from hotline.telephony import http as calls_http
+    from hotline.telephony.http import CENTER
+
+    monkeypatch.setattr(calls_http, "SSE_PING_S", 0.05)
+    await login(app_client, "agent1")
+    center = app_client.app[CENTER]
+    cookies = app_client.session.cookie_jar.filter_cookies(app_client.make_url("/"))
+    cookie = "; ".join(f"{k}={v.value}" for k, v in cookies.items())
+    # A browser tab, as the kernel sees it: one TCP connection that is reset when it closes.
+    reader, writer = await asyncio.open_connection(app_client.host, app_client.port)
+    writer.write(f"GET /api/v1/calls/pops HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+                 "Accept: text/event-stream\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"event: status"), 10)
+    assert b" 200 " in head.split(b"\r\n", 1)[0]
+    assert any(center.pops._subscribers.values())
+    writer.transport.abort()
+    await wait_until(lambda: not any(center.pops._subscribers.values()),
+                     what="the stream to notice the closed desk and unsubscribe")
