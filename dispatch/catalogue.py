@@ -157,7 +157,8 @@ class RoutingData:
     history_mark: tuple  # (replied_at, id) of the newest ticket in `history`
 
 
-async def _directory_stamp(s: AsyncSession) -> tuple:
+async def directory_stamp(s: AsyncSession) -> tuple:
+    """Changes whenever units or catalogue rules change."""
     # One statement: it runs before every suggestion and ticket creation.
     return tuple((await s.execute(select(
         select(func.count()).select_from(Unit).scalar_subquery(),
@@ -238,15 +239,18 @@ class RouterCache:
         """A ticket was answered in this process: look for new history on the next use."""
         self._history_read = 0.0
 
-    async def suggest(self, request: RoutingRequest, limit: int = 5) -> list[Suggestion]:
+    async def suggest(self, request: RoutingRequest, limit: int = 5,
+                      stamp: tuple | None = None) -> list[Suggestion]:
+        """`stamp`: the directory stamp the caller has just read (`directory_stamp`)."""
         # The lock is taken only to rebuild or to read new history: held for the stamp query
         # of every suggestion, it queued every ticket creation behind it.
-        async with self.db.read() as s:
-            stamp = await _directory_stamp(s)
+        if stamp is None:
+            async with self.db.read() as s:
+                stamp = await directory_stamp(s)
         if self._stale(stamp) or time.monotonic() - self._history_read >= self.history_poll_s:
             async with self._lock:
                 async with self.db.read() as s:
-                    stamp = await _directory_stamp(s)
+                    stamp = await directory_stamp(s)
                     if self._stale(stamp):
                         data = await routing_data(s)
                         self._router = await asyncio.to_thread(build_router, data)
@@ -278,8 +282,8 @@ class VocabularyCache:
         self._vocabulary: Vocabulary | None = None
         self._stamp: tuple | None = None
 
-    async def get(self, s: AsyncSession) -> Vocabulary:
-        stamp = await _directory_stamp(s)
+    async def get(self, s: AsyncSession, stamp: tuple) -> Vocabulary:
+        """`stamp`: the directory stamp just read in `s` (`directory_stamp`)."""
         if self._vocabulary is None or stamp != self._stamp:
             self._vocabulary, self._stamp = await vocabulary(s), stamp
         return self._vocabulary

@@ -132,9 +132,10 @@ def best(query: Pairs, pool: Sequence[tuple[int, Pairs]], threshold: float = THR
                                     for b in sizes if b >= SET_MIN_PAIRS):
             least += 1
         signature = query.signature
-        for index, (ticket_id, pairs) in enumerate(pool):
-            if index in by_sort or (signature & pairs.signature).bit_count() < least:
-                continue
+        near = [index for index, (_, pairs) in enumerate(pool)
+                if (signature & pairs.signature).bit_count() >= least and index not in by_sort]
+        for index in near:
+            ticket_id, pairs = pool[index]
             b = len(pairs.tokens)
             if b < SET_MIN_PAIRS:
                 continue

@@ -327,9 +327,11 @@ class TicketService:
         # SQLite's write lock (and on PostgreSQL the day's number row) busy for every other
         # creation. A ticket created meanwhile by someone else may be missed as similar.
         async with self.db.read() as s:
-            (await self.vocabularies.get(s)).check(category, district)
+            stamp = await catalogue.directory_stamp(s)
+            (await self.vocabularies.get(s, stamp)).check(category, district)
             similar = await duplicates.find(s, content, district, category, now, cache=self.pairs)
-        suggestions = await self.suggest(RoutingRequest(content, district, category), limit=3)
+        suggestions = await self.suggest(RoutingRequest(content, district, category), limit=3,
+                                         stamp=stamp)
         async with self.db.write() as s:
             unit = None
             if new.unit_code:
@@ -370,14 +372,15 @@ class TicketService:
         return await self._transition(who, number, decide, note, version, unit_code=unit_code,
                                       assisting_units=list(assisting))
 
-    async def suggest(self, request: RoutingRequest, limit: int = 5) -> list[Suggestion]:
+    async def suggest(self, request: RoutingRequest, limit: int = 5,
+                      stamp: tuple | None = None) -> list[Suggestion]:
         if not request.text.strip():
             raise InvalidInput("text is required", field="text", zh="请填写诉求内容")
         if len(request.text) > MAX_CONTENT:
             raise InvalidInput(f"text is longer than {MAX_CONTENT} characters", field="text",
                                zh=f"诉求内容不能超过 {MAX_CONTENT} 个字")
         assert self.routers is not None
-        return await self.routers.suggest(request, limit)
+        return await self.routers.suggest(request, limit, stamp)
 
     async def similar(self, who: Principal, text: str, district: str | None,
                       category: str | None, exclude_number: str | None = None) -> list[duplicates.Candidate]:
