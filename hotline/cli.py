@@ -1,5 +1,5 @@
 """The `hotline` command (also `python -m hotline`). Feature packages add subcommands through
-a `register(subparsers)` function in their `cli` module, listed in FEATURE_CLIS."""
+a `register(subparsers)` function in their `cli` module, named in `hotline.features`."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from typing import Any, Callable, Sequence
 from hotline.config import ConfigError, Settings, load_settings
 from hotline.db import DatabaseUnavailable
 from hotline.errors import DomainError, ImportRejected
+from hotline.features import FEATURES
 from hotline.logs import AccessLogger
 
-FEATURE_CLIS: tuple[str, ...] = ("knowledge_base.cli", "dispatch.cli", "hotline.telephony.cli", "sla.cli")
 
 log = logging.getLogger("hotline.cli")
 
@@ -336,8 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address")
     p.set_defaults(func=cmd_users_unlock)
 
-    for module in FEATURE_CLIS:
-        importlib.import_module(module).register(sub)
+    for feature in FEATURES:
+        if feature.cli:
+            importlib.import_module(feature.cli).register(sub)
     return parser
 
 

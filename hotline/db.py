@@ -245,19 +245,16 @@ def alembic_config(url: str) -> Any:
 
 
 def import_all_models() -> None:
-    """Every package's models register on Base.metadata; migrations and create_all need them all."""
+    """Every package's models register on Base.metadata; migrations and create_all need them all:
+    the shell's own, then each feature's (hotline.features)."""
     import importlib
 
-    for module in MODEL_MODULES:
-        importlib.import_module(module)
+    from hotline.features import FEATURES
 
-
-MODEL_MODULES = (
-    "hotline.models",
-    "dispatch.models",
-    "knowledge_base.models",
-    "hotline.telephony.models",
-)
+    importlib.import_module("hotline.models")
+    for feature in FEATURES:
+        if feature.models:
+            importlib.import_module(feature.models)
 
 
 async def upgrade(db: Database, revision: str = "heads") -> None:

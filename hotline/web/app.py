@@ -30,6 +30,7 @@ from hotline.accounts import SESSION_LIFETIME, LoginGuard
 from hotline.auth import allow, public
 from hotline import logs
 from hotline.config import ConfigError, Settings
+from hotline.features import FEATURES
 from hotline.db import Database, DatabaseBusy, current_revision, upgrade
 from hotline.localtime import SHANGHAI
 from hotline.models import Role
@@ -41,12 +42,8 @@ from hotline.web.validation import input_middleware
 
 log = logging.getLogger("hotline.app")
 
-# Feature packages plug in here: each module exposes `setup(app: web.Application) -> None`
-# that adds its routes (and cleanup contexts for its background services).
-FEATURES: tuple[str, ...] = ("knowledge_base.http", "dispatch.http", "hotline.telephony.http")
-
-# Page templates: the shell's own, then each feature package's `templates/` folder.
-TEMPLATE_PACKAGES = ("hotline.web", "hotline.telephony", "knowledge_base", "dispatch", "sla")
+# The shell's own templates; each feature's `templates/` folder follows (hotline.features).
+SHELL_TEMPLATES = "hotline.web"
 HERE = Path(__file__).parent
 # On SIGTERM, requests still running after this long are cut (aiohttp waits 60 s by default; a
 # restart during a shift should take seconds). Long-lived streams end themselves on_shutdown.
@@ -227,14 +224,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", HERE / "static")
-    for module in FEATURES:
-        importlib.import_module(module).setup(app)
+    for feature in FEATURES:
+        if feature.web:
+            importlib.import_module(feature.web).setup(app)
     return app
 
 
 def _template_loader() -> jinja2.BaseLoader:
     folders = []
-    for package in TEMPLATE_PACKAGES:
+    for package in (SHELL_TEMPLATES, *(f.templates for f in FEATURES if f.templates)):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:
             folder = Path(next(iter(spec.submodule_search_locations))) / "templates"

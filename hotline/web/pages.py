@@ -18,11 +18,13 @@ from hotline.auth import ALL_STAFF, allow, public
 from hotline.errors import DomainError, RateLimited
 from hotline.models import ROLE_LABELS_ZH, Role
 from hotline.web.keys import DB, PRINCIPAL, SETTINGS, THROTTLE, principal
+from hotline.features import panels
 from hotline.web.nav import NAV, home_of
 from hotline.web.validation import form_error
 from hotline.web.security import client_address, csrf_token, end_session, start_session
 
 log = logging.getLogger("hotline.pages")
+PANELS = {"desk": panels("desk"), "dashboard": panels("dashboard")}
 routes = web.RouteTableDef()
 
 
@@ -30,6 +32,7 @@ async def page(request: web.Request, template: str, status: int = 200,
                **context: Any) -> web.Response:
     who = request.get(PRINCIPAL)
     base = {"who": who, "nav": NAV[who.role] if who else (), "path": request.path,
+            "panels": PANELS,
             "role_label": ROLE_LABELS_ZH[who.role] if who else "", "csrf": await csrf_token(request),
             # Every time on a page: fmt(moment[, strftime pattern]) in the configured zone.
             "fmt": functools.partial(localtime.fmt,

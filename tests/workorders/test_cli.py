@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from dispatch.cli import suggest_stream
-from hotline import cli
 from hotline.cli import main
 from tests.conftest import shared_path
 
@@ -40,8 +39,6 @@ def top1(cases: list[dict], answers: list[dict]) -> float:
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
-    if "dispatch.cli" not in cli.FEATURE_CLIS:
-        monkeypatch.setattr(cli, "FEATURE_CLIS", cli.FEATURE_CLIS + ("dispatch.cli",))
     return tmp_path
 
 

@@ -1,0 +1,60 @@
+"""THE list of the product's features, as plain data. The kernel (app factory, CLI, models
+registry, navigation, desk and dashboard pages) iterates this list and names no feature
+anywhere else: a new feature is one package plus one line here.
+
+Each feature names its modules by dotted path, imported only when the kernel needs that part:
+- `models`: registers its ORM classes on `hotline.db.Base.metadata` (migrations, tests);
+- `templates`: a package holding a `templates/` folder (Jinja2 names are `<feature>/...`);
+- `web`: a module with `setup(app)` adding routes, static files and cleanup contexts;
+- `cli`: a module with `register(subparsers)` adding `hotline <feature> ...` commands;
+- `nav`: per role, (order, path, label) entries merged with the shell's own into the top bar;
+- `panels`: per page of the shell (`desk`: the agent's desk; `dashboard`: the manager's board),
+  (order, template) entries it includes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from hotline.models import Role
+
+NavEntry = tuple[int, str, str]  # (order in the bar, path, label)
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    models: str | None = None
+    templates: str | None = None
+    web: str | None = None
+    cli: str | None = None
+    nav: Mapping[Role, tuple[NavEntry, ...]] = field(default_factory=dict)
+    panels: Mapping[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "knowledge_base", models="knowledge_base.models", templates="knowledge_base",
+        web="knowledge_base.http", cli="knowledge_base.cli",
+        nav={Role.KB_EDITOR: ((10, "/kb/editor", "知识库编辑"), (20, "/kb/gaps", "知识缺口")),
+             Role.MANAGER: ((40, "/kb/gaps", "知识缺口"),)},
+        panels={"desk": ((20, "kb/desk_search.html"),)}),
+    Feature(
+        "dispatch", models="dispatch.models", templates="dispatch", web="dispatch.http",
+        cli="dispatch.cli",
+        nav={Role.AGENT: ((20, "/tickets/new", "新建工单"), (30, "/tickets/callbacks", "回访")),
+             Role.UNIT_HANDLER: ((20, "/unit/tickets", "工单办理"),),
+             Role.MANAGER: ((20, "/tickets/review", "工单审核"),)}),
+    Feature(
+        "calls", models="hotline.telephony.models", templates="hotline.telephony",
+        web="hotline.telephony.http", cli="hotline.telephony.cli",
+        nav={Role.AGENT: ((40, "/calls/missed", "未接回拨"),)},
+        panels={"desk": ((10, "calls/desk_call.html"),), "dashboard": ((10, "calls/board.html"),)}),
+    Feature("sla", cli="sla.cli"),
+)
+
+
+def panels(page: str, features: tuple[Feature, ...] = FEATURES) -> tuple[str, ...]:
+    """Templates the shell's `page` includes, by their order numbers."""
+    return tuple(t for _, t in sorted(p for f in features for p in f.panels.get(page, ())))

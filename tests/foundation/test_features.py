@@ -1,0 +1,64 @@
+"""The feature list is the one place the kernel learns about features: what it declares is what
+the app, the CLI, the models registry, the navigation and the shell's pages get."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+from hotline.cli import build_parser
+from hotline.db import Base, import_all_models
+from hotline.features import FEATURES, Feature, panels
+from hotline.models import Role
+from hotline.web.nav import NAV, build_nav
+
+ROOT = Path(__file__).resolve().parents[2]
+KERNEL_FILES = ["hotline/web/app.py", "hotline/cli.py", "hotline/db.py", "hotline/web/nav.py",
+                "hotline/web/templates/desk.html", "hotline/web/templates/dashboard.html"]
+
+
+def test_every_declared_module_exists_and_has_its_hook():
+    for f in FEATURES:
+        if f.web:
+            assert callable(importlib.import_module(f.web).setup), f.name
+        if f.cli:
+            assert callable(importlib.import_module(f.cli).register), f.name
+        if f.templates:
+            spec = importlib.util.find_spec(f.templates)
+            assert spec and (Path(next(iter(spec.submodule_search_locations))) / "templates").is_dir()
+
+
+def test_the_kernel_names_no_feature_outside_the_list():
+    names = [f.name for f in FEATURES] + [m.split(".")[0] for f in FEATURES
+                                          for m in (f.web, f.cli, f.models) if m]
+    modules = {m for f in FEATURES for m in (f.web, f.cli, f.models) if m}
+    for path in KERNEL_FILES:
+        text = (ROOT / path).read_text(encoding="utf-8")
+        for module in modules:
+            assert module not in text, f"{path} names {module}"
+        for template in (t for f in FEATURES for ps in f.panels.values() for _, t in ps):
+            assert template not in text, f"{path} names {template}"
+    assert names
+
+
+def test_cli_models_nav_and_panels_come_from_the_list():
+    commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert {"kb", "dispatch", "ami", "sla"} <= commands
+    import_all_models()
+    assert {"tickets", "kb_articles", "calls", "users"} <= set(Base.metadata.tables)
+    assert NAV[Role.AGENT][0] == ("/desk", "坐席工作台")
+    assert ("/tickets/new", "新建工单") in NAV[Role.AGENT]
+    assert panels("desk") == ("calls/desk_call.html", "kb/desk_search.html")
+
+    extra = Feature("reports", nav={Role.MANAGER: ((45, "/reports", "月度报告"),)},
+                    panels={"dashboard": ((5, "reports/summary.html"),)})
+    nav = build_nav(FEATURES + (extra,))
+    labels = [label for _, label in nav[Role.MANAGER]]
+    assert labels.index("月度报告") == labels.index("知识缺口") + 1
+    assert panels("dashboard", FEATURES + (extra,))[0] == "reports/summary.html"
+
+
+def test_the_desk_and_board_include_the_declared_panels(tmp_path):
+    desk = (ROOT / "hotline/web/templates/desk.html").read_text(encoding="utf-8")
+    assert re.search(r"for panel in panels\.desk", desk)
