@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Sequence
 
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import catalogue, duplicates
@@ -39,7 +38,7 @@ from dispatch.tickets import (
 from hotline import audit
 from hotline.auth import Principal
 from hotline.config import Policy
-from hotline.db import Database, utcnow
+from hotline.db import Database, upsert, utcnow
 from hotline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hotline.models import Role
 from sla import followups
@@ -209,11 +208,8 @@ async def allocate_number(s: AsyncSession, now: dt.datetime) -> str:
     """Next number of the local day, e.g. 20261125-0007: one atomic upsert, safe when many
     agents create tickets at once (the row stays locked until the transaction ends)."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    dialect = (await s.connection()).dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(TicketSequence).values(day=day, last=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[TicketSequence.day],
-                                      set_={"last": TicketSequence.last + 1})
+    stmt = upsert(s, TicketSequence, {"day": day, "last": 1}, index_elements=[TicketSequence.day],
+                  set_={"last": TicketSequence.last + 1})
     seq = (await s.execute(stmt.returning(TicketSequence.last))).scalar_one()
     return f"{day}-{seq:04d}"
 

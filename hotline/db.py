@@ -15,9 +15,10 @@ import datetime as dt
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
 
 from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -291,3 +292,22 @@ async def current_revision(db: Database) -> str | None:
     async with db.engine.connect() as conn:
         heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
     return ",".join(sorted(heads)) or None
+
+
+def upsert(session: AsyncSession, table: Any, values: Any = None, *,
+           index_elements: Sequence[Any], set_: Mapping[str, Any] | None = None,
+           set_excluded: Iterable[str] = ()) -> Any:
+    """`INSERT ... ON CONFLICT (index_elements) DO UPDATE SET ...`: the one dialect switch.
+
+    PostgreSQL and SQLite share the statement, SQLAlchemy has one construct per dialect.
+    `values` (a dict, or None to pass rows to `execute`), `set_` the update (column name ->
+    value or expression), `set_excluded` the columns that take the incoming row's value
+    (`excluded.<column>`). The caller adds `.returning(...)` and executes it.
+    """
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    if values is not None:
+        stmt = stmt.values(values)
+    updates: dict[str, Any] = {name: stmt.excluded[name] for name in set_excluded}
+    updates.update(set_ or {})
+    return stmt.on_conflict_do_update(index_elements=index_elements, set_=updates)

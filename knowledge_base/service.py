@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline import audit, localtime
 from hotline.auth import Principal
-from hotline.db import Database, utcnow
+from hotline.db import Database, upsert, utcnow
 from hotline.errors import Conflict, InvalidInput, NotFound
 from hotline.models import Role
 from knowledge_base.models import (
@@ -268,22 +268,12 @@ def update_deadline(article: Article, workdays: int, now: dt.datetime | None = N
 # ---------------------------------------------------------------------- writing helpers
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 async def bump_revision(session: AsyncSession) -> int:
     """Next KB revision. Taken first in every KB write: the counter row's lock (PostgreSQL) or
     the write lock (SQLite) makes KB writers commit in revision order."""
-    insert = _insert_for(session)
     table = Revision.__table__
-    stmt = insert(table).values(id=1, revision=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.id],
-                                      set_={"revision": table.c.revision + 1})
+    stmt = upsert(session, table, {"id": 1, "revision": 1}, index_elements=[table.c.id],
+                  set_={"revision": table.c.revision + 1})
     return (await session.execute(stmt.returning(table.c.revision))).scalar_one()
 
 
@@ -763,17 +753,15 @@ async def record_gap(db: Database, query: str, kind: str) -> Gap | None:
     sample = clean_query(query, 500)
     now = utcnow()
     async with db.write() as s:
-        insert = _insert_for(s)
         table = Gap.__table__
         no_result, rejected = int(kind == "no_result"), int(kind == "rejected")
-        stmt = insert(table).values(query=key, sample=sample, count=1, no_result_count=no_result,
-                                    rejected_count=rejected, first_seen=now, last_seen=now)
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c.query], set_={
-            "count": table.c.count + 1,
-            "no_result_count": table.c.no_result_count + no_result,
-            "rejected_count": table.c.rejected_count + rejected,
-            "last_seen": now, "sample": sample, "resolved_at": None})
-        await s.execute(stmt)
+        first = {"query": key, "sample": sample, "count": 1, "no_result_count": no_result,
+                 "rejected_count": rejected, "first_seen": now, "last_seen": now}
+        again = {"count": table.c.count + 1,
+                 "no_result_count": table.c.no_result_count + no_result,
+                 "rejected_count": table.c.rejected_count + rejected,
+                 "last_seen": now, "sample": sample, "resolved_at": None}
+        await s.execute(upsert(s, table, first, index_elements=[table.c.query], set_=again))
         gap = (await s.scalars(select(Gap).where(Gap.query == key))).one()
     return gap
 

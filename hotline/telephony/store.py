@@ -41,10 +41,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hotline.db import Database
+from hotline.db import Database, upsert
 from hotline.telephony import calls
 from hotline.telephony import events as ev
 from hotline.telephony.calls import CallRecord, CallState, RingAttempt
@@ -354,11 +353,9 @@ class CallStore:
         for r in records:  # a later record of the same call supersedes an earlier one
             latest[r.uniqueid] = record_values(r, self.source)
         values = list(latest.values())
-        dialect = s.bind.dialect.name
-        stmt = (postgresql.insert(CallRow) if dialect == "postgresql" else sqlite.insert(CallRow))
-        updated = {c: getattr(stmt.excluded, c) for c in values[0] if c != "uniqueid"}
-        await s.execute(stmt.on_conflict_do_update(index_elements=["uniqueid"], set_=updated),
-                        values)
+        stmt = upsert(s, CallRow, index_elements=["uniqueid"],
+                      set_excluded=[c for c in values[0] if c != "uniqueid"])
+        await s.execute(stmt, values)
 
 
 async def _update_callbacks(s: AsyncSession, records: Sequence[CallRecord]) -> None:
