@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -265,10 +266,10 @@ class LoginGuard:
     max_failures: int
     window_seconds: int
     spray_failures: int = 50
-    clock: object = utcnow
+    clock: Callable[[], dt.datetime] = utcnow
 
     def _now(self) -> dt.datetime:
-        return self.clock()  # type: ignore[operator]
+        return self.clock()
 
     async def retry_after(self, address: str, username: str) -> int:
         now = self._now()
