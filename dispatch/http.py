@@ -35,7 +35,7 @@ from dispatch.tickets import (
 )
 from hotline.auth import PairThrottle, allow, public
 from hotline.errors import Conflict, InvalidInput, PermissionDenied, RateLimited
-from hotline.localtime import iso
+from hotline.localtime import SHANGHAI, iso
 from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
@@ -51,7 +51,7 @@ from hotline.web.validation import (
     query_int,
     query_text,
 )
-from sla.calendar import END_OF_DAY, SHANGHAI
+from sla.calendar import END_OF_DAY
 from sla.followups import FollowupPump
 
 TICKETS = web.AppKey("tickets", TicketService)

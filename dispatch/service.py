@@ -40,9 +40,10 @@ from hotline.auth import Principal
 from hotline.config import Policy
 from hotline.db import Database, upsert, utcnow
 from hotline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from hotline.localtime import fmt
 from hotline.models import Role
 from sla import followups
-from sla.calendar import SHANGHAI, WorkCalendar
+from sla.calendar import WorkCalendar
 from sla.deadlines import Deadlines
 
 MAX_CONTENT = 5000
@@ -207,7 +208,7 @@ def view_of(who: Principal, t: Ticket, **extra) -> TicketView:
 async def allocate_number(s: AsyncSession, now: dt.datetime) -> str:
     """Next number of the local day, e.g. 20261125-0007: one atomic upsert, safe when many
     agents create tickets at once (the row stays locked until the transaction ends)."""
-    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    day = fmt(now, "%Y%m%d")
     stmt = upsert(s, TicketSequence, {"day": day, "last": 1}, index_elements=[TicketSequence.day],
                   set_={"last": TicketSequence.last + 1})
     seq = (await s.execute(stmt.returning(TicketSequence.last))).scalar_one()

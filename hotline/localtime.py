@@ -43,3 +43,8 @@ def fmt(moment: dt.datetime | None, pattern: str = MINUTES, tz: dt.tzinfo = SHAN
 def iso(moment: dt.datetime | None, tz: dt.tzinfo = SHANGHAI, timespec: str = "auto") -> str | None:
     """`moment` as ISO 8601 with the local offset (`2026-03-02T07:30:00+08:00`); None for None."""
     return moment.astimezone(tz).isoformat(timespec=timespec) if moment else None
+
+
+def ts_iso(ts: float | None, tz: dt.tzinfo = SHANGHAI, timespec: str = "seconds") -> str | None:
+    """A POSIX timestamp (the PBX clock's) as ISO 8601 with the local offset; None for None."""
+    return None if ts is None else dt.datetime.fromtimestamp(ts, tz).isoformat(timespec=timespec)

@@ -18,6 +18,7 @@ from aiohttp import web
 from hotline.auth import ALL_STAFF, Principal, allow
 from hotline.db import Database
 from hotline.errors import Conflict, DomainError, InvalidInput, NotFound
+from hotline.localtime import fmt
 from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, SETTINGS, principal
@@ -44,7 +45,6 @@ from knowledge_base.models import (
 from knowledge_base.search import Hit
 from knowledge_base.service import FIELD_LABELS_ZH, LiveIndex, local_iso
 from knowledge_base.text import RAW_QUERY_LIMIT
-from sla.calendar import SHANGHAI
 
 log = logging.getLogger("hotline.kb")
 
@@ -602,9 +602,7 @@ def _form_of(article: Article | None) -> dict[str, str]:
                                                      "basis", "time_limit", "fee", "contact")}
     values.update({f: "\n".join(getattr(article, f)) for f in ("questions", "materials")})
     values["keywords"] = "、".join(article.keywords)
-    changed = article.policy_changed_at
-    values["policy_changed_at"] = (changed.astimezone(SHANGHAI).strftime(
-        "%Y-%m-%dT%H:%M") if changed else "")
+    values["policy_changed_at"] = fmt(article.policy_changed_at, "%Y-%m-%dT%H:%M")
     return values
 
 

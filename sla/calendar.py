@@ -30,17 +30,16 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterable, Mapping
 
-from hotline import localtime
+from hotline.localtime import SHANGHAI
 
 __all__ = [
     "CalendarYearMissing",
     "WorkCalendar",
-    "SHANGHAI",
+    "SHANGHAI",  # hotline.localtime's, the zone of the official holiday schedule
     "calendar_data_from_chinese_calendar",
 ]
 
 
-SHANGHAI = localtime.SHANGHAI  # the zone of the official holiday schedule
 END_OF_DAY = time(23, 59, 59)
 _DATA_RESOURCE = "data/calendar_cn.json"
 

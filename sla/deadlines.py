@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from dispatch.tickets import FollowupKind, Status, TicketType
 from hotline.config import Policy
-from sla.calendar import END_OF_DAY, SHANGHAI, CalendarYearMissing, WorkCalendar
+from hotline.localtime import SHANGHAI
+from sla.calendar import END_OF_DAY, CalendarYearMissing, WorkCalendar
 
 log = logging.getLogger("hotline.sla.deadlines")
 

@@ -32,7 +32,7 @@ from dispatch import tickets as domain
 from dispatch.models import Followup, Notification, Ticket, TicketEvent
 from dispatch.tickets import FollowupKind, Status
 from hotline.db import Database, utcnow
-from sla.calendar import SHANGHAI
+from hotline.localtime import fmt
 from sla.deadlines import Deadlines
 
 log = logging.getLogger("hotline.sla.followups")
@@ -71,7 +71,7 @@ async def sync(s: AsyncSession, ticket: Ticket, now: dt.datetime, deadlines: Dea
 # --- what a fired follow-up says --------------------------------------------------------------------
 
 def _local(moment: dt.datetime | None) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else "-"
+    return fmt(moment) or "-"
 
 
 def message(kind: FollowupKind, ticket: Ticket) -> str:

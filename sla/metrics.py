@@ -34,9 +34,8 @@ from typing import Iterable, Mapping
 from hotline.localtime import SHANGHAI
 from hotline.telephony.calls import ABANDONED, ANSWERED, TIMED_OUT, CallRecord
 
-# Day buckets of a Chinese hotline. China Standard Time has no daylight saving, so adding
-# seconds to local midnight (bucket_start) gives the same instants as in UTC.
-CHINA_TZ = SHANGHAI
+# Day buckets of a Chinese hotline are local (SHANGHAI). China Standard Time has no daylight
+# saving, so adding seconds to local midnight (bucket_start) gives the same instants as in UTC.
 
 BUCKETS: Mapping[str, int] = {"15min": 900, "hour": 3600, "day": 86400}
 
@@ -271,7 +270,7 @@ def compute(records: Iterable[CallRecord], *, service_level_s: int = 15,
     return tally.metrics(service_level_s)
 
 
-def bucket_start(ts: float, size: str, tz: tzinfo = CHINA_TZ) -> datetime:
+def bucket_start(ts: float, size: str, tz: tzinfo = SHANGHAI) -> datetime:
     """Start of the 15-minute, hour or day bucket holding `ts`, in local time `tz`."""
     seconds = BUCKETS[size]
     local = datetime.fromtimestamp(ts, tz)
@@ -280,7 +279,7 @@ def bucket_start(ts: float, size: str, tz: tzinfo = CHINA_TZ) -> datetime:
     return midnight + timedelta(seconds=math.floor(into_day / seconds) * seconds)
 
 
-def by_bucket(records: Iterable[CallRecord], size: str = "hour", tz: tzinfo = CHINA_TZ,
+def by_bucket(records: Iterable[CallRecord], size: str = "hour", tz: tzinfo = SHANGHAI,
               **params: int) -> dict[datetime, Metrics]:
     """Metrics per bucket (`15min`, `hour`, `day`) of queue-entry time, oldest first."""
     groups: dict[datetime, list[CallRecord]] = {}

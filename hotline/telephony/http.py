@@ -14,7 +14,6 @@ Pages: /calls/missed (agents: 未接来电回拨); the manager's /dashboard show
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 import time
@@ -46,7 +45,7 @@ from hotline.web.validation import (
     query_int,
     query_text,
 )
-from sla.metrics import BUCKETS, CHINA_TZ
+from sla.metrics import BUCKETS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -70,15 +69,10 @@ async def _records(request: web.Request) -> tuple[list[CallRecord], float]:
     return await service.stored_records(request.app[DB]), time.time()
 
 
-def _ts(ts: float | None) -> str | None:
-    return None if ts is None else dt.datetime.fromtimestamp(ts, CHINA_TZ).isoformat(
-        timespec="seconds")
-
-
 def record_json(r: CallRecord) -> dict[str, Any]:
     return {"uniqueid": r.uniqueid, "queue": r.queue, "caller": r.caller, "dialled": r.dialled,
-            "outcome": r.outcome, "enter_at": _ts(r.enter_ts), "end_at": _ts(r.end_ts),
-            "connect_at": _ts(r.connect_ts), "agent": r.agent, "hold_s": r.hold_s,
+            "outcome": r.outcome, "enter_at": localtime.ts_iso(r.enter_ts), "end_at": localtime.ts_iso(r.end_ts),
+            "connect_at": localtime.ts_iso(r.connect_ts), "agent": r.agent, "hold_s": r.hold_s,
             "ring_s": r.ring_s, "wait_s": r.wait_s, "talk_s": r.talk_s, "ended_by": r.ended_by,
             "exit_reason": r.exit_reason, "in_progress": r.in_progress}
 
@@ -138,7 +132,7 @@ async def pop_json(request: web.Request, e: service.CallEvent) -> dict[str, Any]
     out: dict[str, Any] = {"type": e.kind, "uniqueid": e.uniqueid, "caller": e.caller,
                            "queue": e.queue, "dialled": e.dialled, "agent": e.member,
                            "hold_s": e.hold_s, "ring_s": e.ring_s, "talk_s": e.talk_s,
-                           "at": _ts(e.at)}
+                           "at": localtime.ts_iso(e.at)}
     if e.kind == "connect":
         earlier = await service.earlier_calls(request.app[DB], e.caller, exclude=e.uniqueid)
         out["earlier_calls"] = [record_json(r) for r in earlier]

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import Policy
 from hotline.db import Database
+from hotline.localtime import SHANGHAI
 from hotline.telephony.calls import CallRecord
 from hotline.telephony.models import CallRow
 from hotline.telephony.service import dashboard_json
@@ -115,7 +116,7 @@ class StoredMetrics:
         for start in range(int(today), int(now) + 1, size):
             total = ranges.total(start, min(start + size, now))
             if total.calls:
-                buckets[dt.datetime.fromtimestamp(start, metrics.CHINA_TZ)] = \
+                buckets[dt.datetime.fromtimestamp(start, SHANGHAI)] = \
                     total.metrics(self.policy.service_level_seconds)
         sl = self.policy.service_level_seconds
         queues = ranges.span(starts[0], now)

@@ -23,6 +23,7 @@ from hotline.auth import Principal
 from hotline.config import Policy, Settings
 from hotline.db import Database
 from hotline.errors import Conflict, InvalidInput, NotFound
+from hotline.localtime import ts_iso
 from hotline.telephony import agents, calls
 from hotline.telephony import events as ev
 from hotline.telephony.callbacks import OUTCOMES_OF_ATTEMPT, after_attempt
@@ -194,7 +195,7 @@ class CallCenter:
         return {
             "enabled": True,
             "connected": self.connected,
-            "pbx_time": _iso(now),
+            "pbx_time": ts_iso(now),
             "waiting": [{"uniqueid": w.uniqueid, "queue": w.queue, "caller": w.caller,
                          "position": w.position, "wait_s": round(w.wait_s)}
                         for w in agents.waiting_at(self.tracker.live, now)],
@@ -217,10 +218,6 @@ class CallCenter:
     def records(self) -> list[CallRecord]:
         """Finished calls of the last two days and the calls in progress."""
         return list(self.recent) + list(calls.snapshot(self.tracker.calls))
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, metrics.CHINA_TZ).isoformat(timespec="seconds")
 
 
 # --- metrics for the dashboard ------------------------------------------------------------------
@@ -259,7 +256,7 @@ def dashboard_json(now: float, policy: Policy, bucket: str, rolling_24h: metrics
                                service_level_target=policy.service_level_target,
                                min_offered=policy.alarm_min_offered)
     return {
-        "now": _iso(now),
+        "now": ts_iso(now),
         "targets": {"connect_rate": policy.connect_rate_target,
                     "service_level": policy.service_level_target,
                     "service_level_seconds": policy.service_level_seconds,

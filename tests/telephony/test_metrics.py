@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from hotline.localtime import SHANGHAI
 from hotline.telephony.calls import CallRecord, RingAttempt
 from sla import metrics
-from sla.metrics import CHINA_TZ, compute
+from sla.metrics import compute
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA_TZ).timestamp()
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI).timestamp()
 
 
 def answered(t: float, hold: int, agent: str = "坐席1", talk: int | None = 30, ring: int = 3,
@@ -247,9 +248,9 @@ def test_a_window_holds_its_start_not_its_end() -> None:
 
 def test_buckets_start_on_local_boundaries() -> None:
     on_the_hour = T0 + 3600
-    assert metrics.bucket_start(on_the_hour, "hour") == datetime(2026, 3, 2, 10, 0, tzinfo=CHINA_TZ)
-    assert metrics.bucket_start(on_the_hour - 0.5, "15min") == datetime(2026, 3, 2, 9, 45, tzinfo=CHINA_TZ)
-    assert metrics.bucket_start(T0 + 0.75, "day") == datetime(2026, 3, 2, tzinfo=CHINA_TZ)
+    assert metrics.bucket_start(on_the_hour, "hour") == datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
+    assert metrics.bucket_start(on_the_hour - 0.5, "15min") == datetime(2026, 3, 2, 9, 45, tzinfo=SHANGHAI)
+    assert metrics.bucket_start(T0 + 0.75, "day") == datetime(2026, 3, 2, tzinfo=SHANGHAI)
     # 09:00 in Zhengzhou is 01:00 UTC: a UTC day starts at UTC midnight.
     utc_day = metrics.bucket_start(T0, "day", tz=timezone.utc)
     assert utc_day == datetime(2026, 3, 2, tzinfo=timezone.utc) and utc_day.utcoffset() == timedelta(0)
@@ -259,8 +260,8 @@ def test_buckets_and_queues_pass_the_definitions_on() -> None:
     records = [answered(T0, 18), answered(T0 + 4000, 18, queue="other")]
     assert [m.answered_within_sl for m in metrics.by_bucket(records, service_level_s=20).values()] == [1, 1]
     assert [m.answered_within_sl for m in metrics.by_queue(records, service_level_s=20).values()] == [1, 1]
-    assert list(metrics.by_bucket(records)) == [datetime(2026, 3, 2, 9, tzinfo=CHINA_TZ),
-                                                datetime(2026, 3, 2, 10, tzinfo=CHINA_TZ)]
+    assert list(metrics.by_bucket(records)) == [datetime(2026, 3, 2, 9, tzinfo=SHANGHAI),
+                                                datetime(2026, 3, 2, 10, tzinfo=SHANGHAI)]
     in_utc = metrics.by_bucket(records, "day", tz=timezone.utc)
     assert list(in_utc) == [datetime(2026, 3, 2, tzinfo=timezone.utc)]
 
