@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+from sqlalchemy import select
+
 from hotline import accounts as account_service
+from hotline.models import UserSession
 from tests.conftest import CSRF_RE, PASSWORD, login
 
 COOKIE_RE = re.compile(r"hotline_session=([^;]+)")
@@ -141,3 +145,30 @@ async def test_refusals_speak_chinese_on_pages_and_in_message_zh(client, account
     await login(client, "agent1")
     resp = await client.get("/api/v1/users")
     assert (await resp.json())["error"]["message_zh"] == "您的角色无权执行此操作"
+
+
+@pytest.mark.parametrize("header,message,zh", [
+    ("Basic cm9vdDpzZWNyZXQ=", "Authorization must be 'Bearer <token>'", "Authorization 头须为 Bearer 令牌"),
+    ("Bearer   ", "Authorization must be 'Bearer <token>'", "Authorization 头须为 Bearer 令牌"),
+    ("hl_token-without-scheme", "Authorization must be 'Bearer <token>'", "Authorization 头须为 Bearer 令牌"),
+    ("Bearer hl_not-a-token", "invalid or revoked API token", "API 令牌无效或已被吊销"),
+], ids=["basic", "bearer-blank", "no-scheme", "unknown-token"])
+async def test_a_refused_authorization_header_says_why(client, accounts, header, message, zh):
+    resp = await client.get("/api/v1/me", headers={"Authorization": header})
+    assert resp.status == 401
+    error = (await resp.json())["error"]
+    assert (error["code"], error["message"], error["message_zh"]) == ("unauthenticated", message, zh)
+
+
+async def test_a_bearer_token_may_follow_more_than_one_space(client, db, accounts):
+    # RFC 6750: "Bearer" 1*SP token.
+    token = await account_service.issue_token(db, "test", "boss", "board")
+    resp = await client.get("/api/v1/me", headers={"Authorization": f"bearer  {token} "})
+    assert resp.status == 200
+
+
+async def test_a_session_records_the_address_it_was_opened_from(client, db, accounts):
+    await login(client, "boss")
+    async with db.read() as s:
+        addresses = (await s.execute(select(UserSession.address))).scalars().all()
+    assert addresses == ["127.0.0.1"]
