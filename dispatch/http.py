@@ -51,7 +51,7 @@ from hotline.web.validation import (
     query_int,
     query_text,
 )
-from sla.calendar import END_OF_DAY
+from sla.calendar import end_of_day
 from sla.followups import FollowupPump
 
 TICKETS = web.AppKey("tickets", TicketService)
@@ -78,7 +78,7 @@ def moment(value: str | None, name: str) -> dt.datetime | None:
         return None
     try:
         if len(value) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(value), END_OF_DAY, tzinfo=SHANGHAI)
+            return end_of_day(dt.date.fromisoformat(value))
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO date or date-time", field=name,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from hotline.localtime import SHANGHAI
 
@@ -36,7 +36,9 @@ __all__ = [
     "CalendarYearMissing",
     "WorkCalendar",
     "SHANGHAI",  # hotline.localtime's, the zone of the official holiday schedule
+    "add_workdays",
     "calendar_data_from_chinese_calendar",
+    "end_of_day",
 ]
 
 
@@ -140,16 +142,7 @@ class WorkCalendar:
         n = 0 gives the end of the start day itself.  Raises `CalendarYearMissing`
         when the count reaches a year without data.
         """
-        local = _local(start)
-        if n < 0:
-            raise ValueError("n must be >= 0")
-        day = local.date()
-        counted = 0
-        while counted < n:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                counted += 1
-        return datetime.combine(day, END_OF_DAY, tzinfo=SHANGHAI)
+        return add_workdays(start, n, self.is_workday)
 
     def add_hours(self, start: datetime, hours: int) -> datetime:
         """`start` plus calendar hours (urgent tickets run through weekends and holidays)."""
@@ -177,6 +170,26 @@ class WorkCalendar:
             if self.is_workday(day):
                 count += 1
         return count
+
+
+def end_of_day(day: date) -> datetime:
+    """The last second of `day` in Asia/Shanghai: a deadline "on" a day means by its end."""
+    return datetime.combine(day, END_OF_DAY, tzinfo=SHANGHAI)
+
+
+def add_workdays(start: datetime, n: int, is_workday: Callable[[date], bool]) -> datetime:
+    """End of the n-th working day after the local day of `start`, `is_workday` telling
+    which days count (`WorkCalendar.is_workday`, or one with a fallback for missing years)."""
+    local = _local(start)
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    day = local.date()
+    counted = 0
+    while counted < n:
+        day += timedelta(days=1)
+        if is_workday(day):
+            counted += 1
+    return end_of_day(day)
 
 
 def _local(moment: datetime) -> datetime:

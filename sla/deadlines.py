@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from dispatch.tickets import FollowupKind, Status, TicketType
 from hotline.config import Policy
 from hotline.localtime import SHANGHAI
-from sla.calendar import END_OF_DAY, CalendarYearMissing, WorkCalendar
+from sla.calendar import CalendarYearMissing, WorkCalendar, add_workdays
 
 log = logging.getLogger("hotline.sla.deadlines")
 
@@ -55,14 +55,9 @@ class Deadlines:
             return day.weekday() < 5
 
     def add_workdays(self, start: dt.datetime, n: int) -> dt.datetime:
-        """End of the n-th working day after the local day of `start` (see sla.calendar)."""
-        day = start.astimezone(SHANGHAI).date()
-        counted = 0
-        while counted < n:
-            day += dt.timedelta(days=1)
-            if self.is_workday(day):
-                counted += 1
-        return dt.datetime.combine(day, END_OF_DAY, tzinfo=SHANGHAI)
+        """End of the n-th working day after the local day of `start` (see sla.calendar),
+        Monday-Friday standing in for a year the calendar lacks."""
+        return add_workdays(start, n, self.is_workday)
 
     def previous_workday(self, day: dt.date) -> dt.date:
         day -= dt.timedelta(days=1)
