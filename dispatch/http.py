@@ -21,7 +21,7 @@ from aiohttp import web
 
 from dispatch import catalogue, duplicates
 from dispatch import units as unit_service
-from dispatch.models import UNIT_KINDS, CatalogueEntry, Notification, Ticket
+from dispatch.models import UNIT_KINDS, CatalogueEntry, Notification
 from dispatch.routing import RoutingRequest, Suggestion
 from dispatch.service import MAX_CONTENT, NewTicket, TicketService, TicketView
 from dispatch.tickets import (
@@ -101,13 +101,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 # --- serialising ----------------------------------------------------------------------------------
 
-def is_overdue(t: Ticket, now: dt.datetime | None = None) -> bool:
-    """Past its deadline while the unit still owes the answer."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return bool(t.due and t.due < now and t.status in (Status.DISPATCHED, Status.SIGNED))
-
-
-def ticket_json(view: TicketView, now: dt.datetime | None = None) -> dict[str, Any]:
+def ticket_json(view: TicketView) -> dict[str, Any]:
     t = view.ticket
     status = Status(t.status)
     data = {
@@ -119,7 +113,7 @@ def ticket_json(view: TicketView, now: dt.datetime | None = None) -> dict[str, A
         "urgency": t.urgency, "main_unit": t.main_unit_code,
         "assisting_units": list(t.assisting_units),
         "acknowledge_due": _iso(t.acknowledge_due), "due": _iso(t.due),
-        "overdue": is_overdue(t, now),
+        "overdue": view.overdue,
         "extension": None if t.extension_requested_due is None else {
             "requested_due": _iso(t.extension_requested_due), "reason": t.extension_reason,
             "requested_at": _iso(t.extension_requested_at)},
@@ -586,8 +580,7 @@ DONE_LABELS = {"sign": "已签收", "reply": "已提交答复", "extension": "�
 
 
 def _page_context() -> dict[str, Any]:
-    return {"labels": {s.value: s.label for s in Status}, "actions": ACTION_LABELS,
-            "is_overdue": is_overdue}
+    return {"labels": {s.value: s.label for s in Status}, "actions": ACTION_LABELS}
 
 
 @routes.get("/unit/tickets")
@@ -597,7 +590,7 @@ async def unit_tickets_page(request: web.Request) -> web.Response:
     show_all = request.query.get("all") in ("1", "true")
     rows = await service.find(who, statuses=list(Status) if show_all else (), limit=500)
     if show_all:  # overdue first, then the rest newest first
-        rows.sort(key=lambda v: (not is_overdue(v.ticket), -v.ticket.id))
+        rows.sort(key=lambda v: (not v.overdue, -v.ticket.id))
     unit = await unit_service.get_unit(request.app[DB], who, who.unit_code or "")
     notices = await service.notifications(who, unread_only=True, limit=50)
     return await page(request, "dispatch/unit_tickets.html", unit=unit, kinds=UNIT_KINDS,
@@ -608,7 +601,7 @@ async def _unit_ticket(request: web.Request, status: int = 200, error: str | Non
                        done: str | None = None) -> web.Response:
     view = await _service(request).get(principal(request), _number(request))
     return await page(request, "dispatch/unit_ticket.html", status=status, view=view,
-                      t=view.ticket, overdue=is_overdue(view.ticket), error=error,
+                      t=view.ticket, overdue=view.overdue, error=error,
                       done=done, **_page_context())
 
 

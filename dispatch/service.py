@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Sequence
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import catalogue, duplicates
@@ -122,6 +122,7 @@ class TicketView:
     events: Sequence[TicketEvent] = ()
     master_number: str | None = None
     merged_numbers: Sequence[str] = ()
+    overdue: bool = False  # domain.is_overdue at the service clock's now
 
 
 @dataclass(frozen=True)
@@ -197,12 +198,18 @@ def _where_visible(query, who: Principal):
     return query if clause is None else query.where(clause)
 
 
-def view_of(who: Principal, t: Ticket, **extra) -> TicketView:
+def view_of(who: Principal, t: Ticket, now: dt.datetime, **extra) -> TicketView:
     name, phone, call_id = t.caller_name, t.caller_phone, t.call_id
     if who.role is Role.UNIT_HANDLER and t.confidential:
         # The call id would lead to the caller's number in the call records.
         name, phone, call_id = ("（保密）" if name else None), mask_phone(phone), None
-    return TicketView(t, name, phone, call_id, **extra)
+    return TicketView(t, name, phone, call_id, overdue=domain.is_overdue(t.status, t.due, now),
+                      **extra)
+
+
+def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
+    """`domain.is_overdue` as a WHERE clause over tickets."""
+    return and_(Ticket.status.in_(sorted(s.value for s in domain.WITH_UNIT)), Ticket.due < now)
 
 
 async def allocate_number(s: AsyncSession, now: dt.datetime) -> str:
@@ -272,7 +279,7 @@ class TicketService:
             await self._apply(s, t, command, who.username, now, note, **detail)
             if after is not None:
                 await after(s, t, now)
-        return view_of(who, t)
+        return view_of(who, t, now)
 
     def _unit_of(self, who: Principal) -> str:
         if who.role is not Role.UNIT_HANDLER or not who.unit_code:
@@ -356,7 +363,7 @@ class TicketService:
                 await self._apply(s, t, domain.Dispatch(unit.code, assisting, ack, due),
                                   who.username, now, unit_code=unit.code,
                                   assisting_units=list(assisting))
-        return Created(view_of(who, t), suggestions, similar)
+        return Created(view_of(who, t, now), suggestions, similar)
 
     async def dispatch(self, who: Principal, number: str, unit_code: str,
                        assisting: Sequence[str] = (), due: dt.datetime | None = None,
@@ -560,7 +567,7 @@ class TicketService:
             s.add(TicketEvent(ticket_id=master.id, at=now, actor=who.username, action="merge_in",
                               from_status=master.status, to_status=master.status,
                               note=note, detail={"merged": number}))
-        return view_of(who, t)
+        return view_of(who, t, now)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -576,7 +583,8 @@ class TicketService:
                 master = await s.scalar(select(Ticket.number).where(Ticket.id == t.master_id))
             merged = list(await s.scalars(select(Ticket.number).where(Ticket.master_id == t.id)
                                           .order_by(Ticket.id)))
-        return view_of(who, t, events=events, master_number=master, merged_numbers=merged)
+        return view_of(who, t, self.clock(), events=events, master_number=master,
+                       merged_numbers=merged)
 
     async def find(self, who: Principal, *, statuses: Sequence[Status] = (),
                    unit_code: str | None = None, phone: str | None = None,
@@ -597,8 +605,7 @@ class TicketService:
                 # find it either: for units a confidential ticket matches no phone filter.
                 query = query.where(Ticket.confidential.is_(False))
         if overdue:
-            query = query.where(Ticket.status.in_([Status.DISPATCHED.value, Status.SIGNED.value]),
-                                Ticket.due < now)
+            query = query.where(overdue_clause(now))
         if who.role is Role.UNIT_HANDLER or overdue:
             late = case((Ticket.due < now, 0), else_=1)
             query = query.order_by(late, Ticket.due.is_(None), Ticket.due, Ticket.id)
@@ -606,22 +613,24 @@ class TicketService:
             query = query.order_by(Ticket.id.desc())
         async with self.db.read() as s:
             rows = await s.scalars(query.limit(limit).offset(offset))
-            return [view_of(who, t) for t in rows]
+            return [view_of(who, t, now) for t in rows]
 
     async def callbacks_due(self, who: Principal, limit: int = 100) -> list[TicketView]:
         """回访 list: answered tickets (merged ones included) oldest reply first."""
+        now = self.clock()
         async with self.db.read() as s:
             rows = await s.scalars(select(Ticket).where(Ticket.status == Status.REPLIED.value)
                                    .order_by(Ticket.replied_at, Ticket.id).limit(limit))
-            return [view_of(who, t) for t in rows]
+            return [view_of(who, t, now) for t in rows]
 
     async def review_queue(self, who: Principal, limit: int = 200) -> dict[str, list[TicketView]]:
         """What waits for a manager: returns, extension requests, unhappy citizens."""
+        now = self.clock()
         async with self.db.read() as s:
             async def rows(*where) -> list[TicketView]:
                 found = await s.scalars(select(Ticket).where(*where)
                                         .order_by(Ticket.updated_at, Ticket.id).limit(limit))
-                return [view_of(who, t) for t in found]
+                return [view_of(who, t, now) for t in found]
 
             return {
                 "returned": await rows(Ticket.status == Status.RETURNED.value),
@@ -668,7 +677,6 @@ class TicketService:
 
     async def overdue_count(self, who: Principal) -> int:
         query = _where_visible(select(func.count()).select_from(Ticket), who).where(
-            Ticket.status.in_([Status.DISPATCHED.value, Status.SIGNED.value]),
-            Ticket.due < self.clock())
+            overdue_clause(self.clock()))
         async with self.db.read() as s:
             return int(await s.scalar(query) or 0)

@@ -59,6 +59,9 @@ FIELD_LABELS = {
 OPEN = frozenset({Status.CREATED, Status.DISPATCHED, Status.SIGNED, Status.RETURNED})
 """A unit (or the hotline) still owes the citizen an answer."""
 
+WITH_UNIT = frozenset({Status.DISPATCHED, Status.SIGNED})
+"""A unit holds the ticket and owes the answer: its deadline runs (see `is_overdue`)."""
+
 
 class TicketType(enum.StrEnum):
     CONSULT = "咨询"
@@ -469,3 +472,9 @@ def fold(commands: list[Command], state: TicketState | None = None) -> TicketSta
 
 def is_open(state: TicketState) -> bool:
     return state.status in OPEN
+
+
+def is_overdue(status: str, due: dt.datetime | None, now: dt.datetime) -> bool:
+    """超期: past its deadline while the unit still owes the answer. The service asks this of
+    a ticket at its clock's `now`; `dispatch.service.overdue_clause` is the same rule in SQL."""
+    return due is not None and due < now and status in WITH_UNIT

@@ -425,3 +425,12 @@ def test_close_and_reopen_leave_review_needed_a_real_false():
     assert reopened.review_needed is False
     assert (reopened.unit, reopened.assisting, reopened.due) == ("ZZ-GJJ", ("ZZ-RSJ",), LATER)
     assert (reopened.reply, reopened.resolution, reopened.satisfaction) == (None, None, None)
+
+
+def test_overdue_is_past_the_deadline_while_a_unit_owes_the_answer():
+    after = DUE + dt.timedelta(seconds=1)
+    for status in Status:
+        assert t.is_overdue(status, DUE, after) is (status in (Status.DISPATCHED, Status.SIGNED))
+        assert t.is_overdue(status, DUE, DUE) is False
+    assert t.is_overdue(Status.SIGNED, None, after) is False
+    assert t.is_overdue("signed", DUE, after) is True  # the status as the row stores it

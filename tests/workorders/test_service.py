@@ -256,6 +256,17 @@ async def test_units_see_overdue_first_and_managers_get_the_overdue_list(service
     assert await service.overdue_count(RSJ) == 1
 
 
+async def test_views_say_overdue_by_the_service_clock(service, clock):
+    view = (await service.create(AGENT, wages_ticket(due=clock.now + dt.timedelta(hours=1)))).view
+    number = view.ticket.number
+    assert view.overdue is False and (await service.get(RSJ, number)).overdue is False
+    clock.advance(hours=2)  # the service's clock, not the wall clock, decides
+    assert (await service.get(RSJ, number)).overdue is True
+    assert [v.overdue for v in await service.find(MANAGER, overdue=True)] == [True]
+    assert (await service.sign(RSJ, number)).overdue is True
+    assert (await service.reply(RSJ, number, "已督促公司支付拖欠工资。")).overdue is False
+
+
 async def test_two_units_acting_at_once_one_wins_the_other_gets_409(service, db):
     number = (await service.create(AGENT, wages_ticket())).view.ticket.number
     results = await asyncio.gather(service.sign(RSJ, number), service.sign(RSJ, number),
