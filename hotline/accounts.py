@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -151,14 +151,11 @@ async def open_session(db: Database, who: Principal, address: str | None) -> str
 
 
 async def principal_for_session(db: Database, session_id: str) -> Principal | None:
-    async with db.read() as s:
-        user = await s.scalar(
-            select(User).join(UserSession, UserSession.user_id == User.id)
-            .where(UserSession.id_hash == token_digest(session_id),
-                   UserSession.expires_at > utcnow()))
-    if user is None or not user.active:
-        return None
-    return principal_of(user)
+    row = await db.first(
+        select(*_PRINCIPAL).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.id_hash == token_digest(session_id),
+               UserSession.expires_at > utcnow()))
+    return None if row is None else _principal_from(row)
 
 
 async def close_session(db: Database, session_id: str) -> None:
@@ -220,22 +217,31 @@ async def revoke_token(db: Database, actor: str, username: str, token_id: int) -
 _TOUCH_EVERY = dt.timedelta(hours=1)
 
 
+# What a request's principal is made of: read with Core on every request (no ORM objects).
+_PRINCIPAL = (User.id, User.username, User.display_name, User.role, User.unit_code, User.active)
+
+
+def _principal_from(row: Any, via_token: bool = False) -> Principal | None:
+    user_id, username, display_name, role, unit_code, active = row[-6:]
+    if not active:
+        return None
+    return Principal(user_id=user_id, username=username, display_name=display_name,
+                     role=Role(role), unit_code=unit_code, via_token=via_token)
+
+
 async def principal_for_token(db: Database, token: str) -> Principal | None:
-    digest = token_digest(token)
-    async with db.read() as s:
-        row = (await s.execute(
-            select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == digest))).first()
-    if row is None:
+    row = await db.first(
+        select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, *_PRINCIPAL)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token)))
+    if row is None or row.revoked_at is not None:
         return None
-    tok, user = row
-    if tok.revoked_at is not None or not user.active:
-        return None
+    who = _principal_from(row, via_token=True)
     now = utcnow()
-    if tok.last_used_at is None or now - tok.last_used_at > _TOUCH_EVERY:
+    if who is not None and (row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY):
         async with db.write() as s:
-            await s.execute(update(ApiToken).where(ApiToken.id == tok.id).values(last_used_at=now))
-    return principal_of(user, via_token=True)
+            await s.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return who
 
 
 # --- login throttle ------------------------------------------------------------------------------
