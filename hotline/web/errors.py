@@ -39,12 +39,13 @@ _HTTP_CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
     415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited",
+    503: "unavailable",
 }
 
 _ZH = {
     401: "请先登录", 403: "没有权限访问此页面", 404: "页面不存在", 405: "不支持的请求方法",
     409: "操作与当前状态冲突", 413: "请求内容过大", 429: "尝试次数过多，请稍后再试",
-    400: "请求无效", 500: "服务器内部错误",
+    400: "请求无效", 500: "服务器内部错误", 503: "系统繁忙，本次未保存，请稍后重试",
 }
 
 

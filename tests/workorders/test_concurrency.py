@@ -77,6 +77,7 @@ async def test_a_write_that_cannot_start_in_time_is_503_and_writes_nothing(wo_cl
         assert resp.status == 503, data
         assert resp.headers["Retry-After"] == "2" and "send the request again" in \
             data["error"]["message"]
+        assert data["error"]["code"] == "unavailable" and "本次未保存" in data["error"]["message_zh"]
     finally:
         release.set()
         await holder
