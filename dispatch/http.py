@@ -58,7 +58,6 @@ TICKETS = web.AppKey("tickets", TicketService)
 PUMP = web.AppKey("followup_pump", FollowupPump)
 PROGRESS_THROTTLE = web.AppKey("progress_throttle", PairThrottle)
 
-PUMP_INTERVAL_SECONDS = 15.0
 PROGRESS_MAX_FAILURES = 10
 PROGRESS_WINDOW_SECONDS = 300
 # One address sweeping many ticket numbers: every guess fails, so this bounds a scan.
@@ -817,7 +816,7 @@ def setup(app: web.Application) -> None:
     async def work_orders(app: web.Application) -> AsyncIterator[None]:
         # After the app's database context: app[DB] exists here.
         app[TICKETS] = TicketService(app[DB], app[SETTINGS].policy)
-        pump = FollowupPump(app[DB], interval=PUMP_INTERVAL_SECONDS)
+        pump = FollowupPump(app[DB], interval=app[SETTINGS].policy.followup_pump_seconds)
         app[PUMP] = pump
         pump.start()
         yield

@@ -7,6 +7,7 @@ Every policy number the system enforces lives in `Policy`, each with its source.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
 import ipaddress
 import os
@@ -52,8 +53,31 @@ class Policy:
     acknowledge_hours: int = 2
     # Urgent tickets are due in calendar hours, not working days.
     urgent_deadline_hours: int = 24
+    # Office hours of the units (Asia/Shanghai, "HH:MM"): acknowledgement hours are counted
+    # inside them, on working days only (the centre's own figures, 9:00-17:00).
+    office_opens: str = "09:00"
+    office_closes: str = "17:00"
+    # Shorter terms for simple requests, in working days: a consultation (咨询) or a plea for
+    # help (求助) is not worth a unit's full term; the unit's own term applies when shorter.
+    # 0 = no cap. The centre's own figures.
+    consult_deadline_workdays: int = 3
+    help_deadline_workdays: int = 3
+    # 催办: a reminder this many working days before the deadline; urgent tickets this share
+    # of their term before it (a quarter of 24 h = 6 h). The centre's own figures.
+    remind_workdays_before: int = 1
+    urgent_remind_share: float = 0.25
+    # 回访: the hotline calls the citizen back within this many working days of the unit's
+    # reply (the centre's own figure).
+    callback_workdays: int = 2
     # KB articles must be updated within 1 working day of a policy change (seed notice).
     kb_update_workdays: int = 1
+    # How often the follow-up pump looks for due reminders and escalations, in seconds: a
+    # reminder fires at most this late (engineering choice, well inside any deadline).
+    followup_pump_seconds: float = 15.0
+
+    @property
+    def office_hours(self) -> tuple[dt.time, dt.time]:
+        return dt.time.fromisoformat(self.office_opens), dt.time.fromisoformat(self.office_closes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +274,15 @@ def _validate(s: Settings) -> None:
         raise ConfigError("policy.callback_max_attempts must be positive")
     if s.policy.service_level_seconds <= 0:
         raise ConfigError("policy.service_level_seconds must be positive")
+    try:
+        opens, closes = s.policy.office_hours
+    except ValueError:
+        raise ConfigError("policy.office_opens and policy.office_closes must be times of day "
+                          "such as 09:00") from None
+    if not opens < closes:
+        raise ConfigError("policy.office_opens must be before policy.office_closes")
+    if s.policy.followup_pump_seconds <= 0:
+        raise ConfigError("policy.followup_pump_seconds must be positive")
     try:
         s.trusted_networks
     except ValueError as exc:

@@ -6,13 +6,18 @@ kept only in memory.
 
 * Processing deadline (`due`): the end of the n-th working day after the day of dispatch, n =
   the unit's `default_deadline_workdays` (policy default when unset), capped per ticket type
-  (`TYPE_DEADLINE_CAPS`: a consultation or a plea for help is not worth the unit's full term).
-  Urgent tickets: `urgent_deadline_hours` calendar hours, weekends and holidays included.
+  (`consult_deadline_workdays`, `help_deadline_workdays`: a consultation or a plea for help is
+  not worth the unit's full term). Urgent tickets: `urgent_deadline_hours` calendar hours,
+  weekends and holidays included.
 * Acknowledgement deadline (签收): `acknowledge_hours` working hours, counted inside office
-  hours (OFFICE_HOURS) of working days; urgent tickets: the same number of calendar hours.
-* Follow-ups: `ack_overdue` at the acknowledgement deadline, `remind` (催办) one working day
-  before the deadline (urgent: a quarter of the term before it), `escalate` (督办) at the
-  deadline, `callback_due` CALLBACK_WORKDAYS working days after the reply.
+  hours (`office_opens`-`office_closes`) of working days; urgent tickets: the same number of
+  calendar hours.
+* Follow-ups: `ack_overdue` at the acknowledgement deadline, `remind` (催办)
+  `remind_workdays_before` working days before the deadline (urgent: `urgent_remind_share` of
+  the term before it), `escalate` (督办) at the deadline, `callback_due` `callback_workdays`
+  working days after the reply.
+
+Every number named here is a field of `hotline.config.Policy`.
 
 A year missing from the calendar data must not stop the hotline from taking tickets: the
 deadline is then counted on Monday-Friday only and a warning is logged, so that the missing
@@ -31,13 +36,6 @@ from hotline.localtime import SHANGHAI
 from sla.calendar import CalendarYearMissing, WorkCalendar, add_workdays
 
 log = logging.getLogger("hotline.sla.deadlines")
-
-# Office hours of the units for counting acknowledgement hours (9:00-17:00, Asia/Shanghai).
-OFFICE_HOURS = (dt.time(9, 0), dt.time(17, 0))
-# Shorter terms for simple requests: the unit's default applies when it is shorter.
-TYPE_DEADLINE_CAPS: dict[TicketType, int] = {TicketType.CONSULT: 3, TicketType.HELP: 3}
-REMIND_WORKDAYS_BEFORE = 1
-CALLBACK_WORKDAYS = 2
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ class Deadlines:
 
     def add_office_hours(self, start: dt.datetime, hours: float) -> dt.datetime:
         """`start` plus `hours` counted only inside office hours of working days."""
-        opens, closes = OFFICE_HOURS
+        opens, closes = self.policy.office_hours
         left = dt.timedelta(hours=hours)
         moment = start.astimezone(SHANGHAI)
         while True:
@@ -85,8 +83,14 @@ class Deadlines:
 
     def workdays_for(self, ticket_type: TicketType, unit_workdays: int | None) -> int:
         days = unit_workdays or self.policy.default_deadline_workdays
-        cap = TYPE_DEADLINE_CAPS.get(ticket_type)
+        cap = self.type_caps.get(ticket_type)
         return min(days, cap) if cap else days
+
+    @property
+    def type_caps(self) -> dict[TicketType, int]:
+        """Shorter terms for simple requests (Policy), by ticket type."""
+        return {TicketType.CONSULT: self.policy.consult_deadline_workdays,
+                TicketType.HELP: self.policy.help_deadline_workdays}
 
     def due(self, start: dt.datetime, ticket_type: TicketType, unit_workdays: int | None,
             urgent: bool) -> dt.datetime:
@@ -101,15 +105,16 @@ class Deadlines:
 
     def remind_at(self, due: dt.datetime, urgent: bool) -> dt.datetime:
         if urgent:
-            return due - dt.timedelta(hours=self.policy.urgent_deadline_hours / 4)
+            return due - dt.timedelta(
+                hours=self.policy.urgent_deadline_hours * self.policy.urgent_remind_share)
         local = due.astimezone(SHANGHAI)
         day = local.date()
-        for _ in range(REMIND_WORKDAYS_BEFORE):
+        for _ in range(self.policy.remind_workdays_before):
             day = self.previous_workday(day)
         return dt.datetime.combine(day, local.timetz())
 
     def callback_due(self, replied_at: dt.datetime) -> dt.datetime:
-        return self.add_workdays(replied_at, CALLBACK_WORKDAYS)
+        return self.add_workdays(replied_at, self.policy.callback_workdays)
 
     def followups(self, status: Status, acknowledge_due: dt.datetime | None,
                   due: dt.datetime | None, urgent: bool,

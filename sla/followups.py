@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch import tickets as domain
 from dispatch.models import Followup, Notification, Ticket, TicketEvent
 from dispatch.tickets import FollowupKind, Status
+from hotline.config import Policy
 from hotline.db import Database, utcnow
 from hotline.localtime import fmt
 from sla.deadlines import Deadlines
@@ -120,8 +121,8 @@ class FollowupPump:
     """Claims due follow-ups and acts on them. `run_once` is one tick; `start`/`stop` run it
     every `interval` seconds from one APScheduler job (in-memory store, one per process)."""
 
-    def __init__(self, db: Database, *, interval: float = 15.0, batch: int = 100,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, db: Database, *, interval: float = Policy().followup_pump_seconds,
+                 batch: int = 100, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.db = db
         self.interval = interval
         self.batch = batch

@@ -1,3 +1,4 @@
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,23 @@ def test_toml_then_environment_override(tmp_path: Path):
     assert (s.ami.host, s.ami.port, s.ami.secret) == ("pbx.local", 5039, "s3cret")
     assert s.policy.connect_rate_target == 0.85
     assert s.policy.service_level_seconds == Policy().service_level_seconds
+
+
+def test_work_order_terms_and_pump_interval_come_from_the_policy_table(tmp_path: Path):
+    assert Policy().office_hours == (dt.time(9, 0), dt.time(17, 0))
+    cfg = tmp_path / "hotline.toml"
+    cfg.write_text('[policy]\noffice_opens = "08:30"\noffice_closes = "17:30"\n'
+                   'consult_deadline_workdays = 2\ncallback_workdays = 3\n'
+                   'urgent_remind_share = 0.5\nfollowup_pump_seconds = 5\n')
+    p = load_settings(cfg, environ={}).policy
+    assert p.office_hours == (dt.time(8, 30), dt.time(17, 30))
+    assert (p.consult_deadline_workdays, p.help_deadline_workdays) == (2, 3)
+    assert (p.callback_workdays, p.urgent_remind_share, p.followup_pump_seconds) == (3, 0.5, 5.0)
+    for bad, message in (('office_opens = "17:00"', "before"), ('office_closes = "5pm"', "times"),
+                         ("followup_pump_seconds = 0", "followup_pump_seconds")):
+        cfg.write_text(f"[policy]\n{bad}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_settings(cfg, environ={})
 
 
 @pytest.mark.parametrize("env, message", [

@@ -128,6 +128,20 @@ def test_office_hours_end_at_17_so_counting_from_17_starts_next_morning():
     assert zero.acknowledge_due(local(2026, 11, 23, 16, 0), False) == local(2026, 11, 23, 16, 0)
 
 
+def test_terms_caps_reminders_and_call_backs_follow_the_policy():
+    policy = Policy(office_opens="08:30", office_closes="12:00", consult_deadline_workdays=0,
+                    help_deadline_workdays=1, remind_workdays_before=2, urgent_remind_share=0.5,
+                    callback_workdays=1)
+    custom = Deadlines(WorkCalendar.default(), policy)
+    monday = local(2026, 11, 23, 10, 0)
+    assert custom.acknowledge_due(local(2026, 11, 23, 11, 0), False) == local(2026, 11, 24, 9, 30)
+    assert custom.due(monday, TicketType.CONSULT, 10, False) == local(2026, 12, 7, 23, 59, 59)  # 0: no cap
+    assert custom.due(monday, TicketType.HELP, 10, False) == local(2026, 11, 24, 23, 59, 59)
+    assert custom.remind_at(local(2026, 12, 1, 23, 59, 59), False) == local(2026, 11, 27, 23, 59, 59)
+    assert custom.remind_at(monday, True) == monday - dt.timedelta(hours=12)
+    assert custom.callback_due(monday) == local(2026, 11, 24, 23, 59, 59)
+
+
 def test_follow_up_plan_of_an_urgent_ticket(deadlines):
     start = local(2026, 11, 27, 22, 0)
     due = deadlines.due(start, TicketType.HELP, None, urgent=True)
