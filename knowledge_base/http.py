@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator, TypeVar
 from aiohttp import web
 
 from hotline.auth import ALL_STAFF, Principal, allow
-from hotline.db import Database
+from hotline.db import Database, utcnow
 from hotline.errors import Conflict, DomainError, InvalidInput, NotFound
 from hotline.localtime import fmt
 from hotline.models import Role
@@ -132,9 +132,10 @@ async def _optional_body(request: web.Request, cls: type[T]) -> T:
 # ---------------------------------------------------------------------- serialisation
 
 
-def article_json(a: Article, who: Principal, workdays: int) -> dict[str, Any]:
+def article_json(a: Article, who: Principal, workdays: int,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
     record = importer.export_record(a)
-    deadline = service.update_deadline(a, workdays)
+    deadline = service.update_deadline(a, workdays, now)
     record.update({
         "version": a.version, "status_label": STATUS_LABELS_ZH[a.status],
         "published_at": local_iso(a.published_at), "created_at": local_iso(a.created_at),
@@ -309,8 +310,9 @@ async def api_articles(request: web.Request) -> web.Response:
         text=(query_text(request, "text") or "")[:100] or None, update_state=update,
         limit=query_int(request, "limit", 100, 1, 1000),
         offset=query_int(request, "offset", 0, 0, 10**9))
-    rows, total = await service.list_articles(request.app[DB], who, flt, _workdays(request))
-    return ok({"total": total, "articles": [article_json(a, who, _workdays(request))
+    now = utcnow()  # one reading: the states shown are the states filtered on
+    rows, total = await service.list_articles(request.app[DB], who, flt, _workdays(request), now)
+    return ok({"total": total, "articles": [article_json(a, who, _workdays(request), now)
                                             for a in rows]})
 
 
@@ -625,8 +627,9 @@ async def editor_home(request: web.Request) -> web.Response:
         text=(query_text(request, "text") or "")[:100] or None,
         update_state=update if update in UPDATE_STATES else None,
         limit=100, offset=query_int(request, "offset", 0, 0, 10**9))
-    rows, total = await service.list_articles(db, who, flt, _workdays(request))
-    deadlines = {a.id: service.update_deadline(a, _workdays(request)) for a in rows}
+    now = utcnow()  # one reading: the states shown are the states filtered on
+    rows, total = await service.list_articles(db, who, flt, _workdays(request), now)
+    deadlines = {a.id: service.update_deadline(a, _workdays(request), now) for a in rows}
     flags = await service.list_flags(db, "open", limit=50)
     open_flags: dict[str, int] = {}
     for v in flags:
@@ -634,8 +637,8 @@ async def editor_home(request: web.Request) -> web.Response:
     attention = []
     for state in ("overdue", "late", "pending"):
         found, _ = await service.list_articles(
-            db, who, service.ArticleFilter(update_state=state, limit=20), _workdays(request))
-        attention.extend((a, service.update_deadline(a, _workdays(request))) for a in found)
+            db, who, service.ArticleFilter(update_state=state, limit=20), _workdays(request), now)
+        attention.extend((a, service.update_deadline(a, _workdays(request), now)) for a in found)
     return await page(request, "kb/editor.html", articles=rows, total=total, filters=flt,
                       deadlines=deadlines, flags=flags, open_flags=open_flags,
                       attention=attention, gaps=await service.list_gaps(db, limit=10),

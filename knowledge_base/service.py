@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline import audit, localtime
 from hotline.auth import Principal
+from hotline.config import Policy
 from hotline.db import Database, upsert, utcnow
 from hotline.errors import Conflict, InvalidInput, NotFound
 from hotline.models import Role
@@ -441,8 +442,10 @@ class ArticleFilter:
 
 
 async def list_articles(db: Database, who: Principal, flt: ArticleFilter,
-                        update_workdays: int = 1) -> tuple[list[Article], int]:
-    """(page of articles ordered by id, total matching)."""
+                        update_workdays: int = Policy().kb_update_workdays,
+                        now: dt.datetime | None = None) -> tuple[list[Article], int]:
+    """(page of articles ordered by id, total matching); `update_state` is judged at `now`
+    (the caller's clock reading, so that a page shows the states it filtered on)."""
     if flt.status is not None and flt.status not in ARTICLE_STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(ARTICLE_STATUSES)}", field="status",
                            zh="状态须为草稿、已发布或已停用")
@@ -461,7 +464,7 @@ async def list_articles(db: Database, who: Principal, flt: ArticleFilter,
         query = query.where(Article.policy_changed_at.is_not(None))
     async with db.read() as s:
         if flt.update_state:
-            now = utcnow()
+            now = now or utcnow()
             rows = [a for a in await s.scalars(query.order_by(Article.id))
                     if (d := update_deadline(a, update_workdays, now)) and
                     d.state == flt.update_state]
