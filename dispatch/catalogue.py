@@ -23,7 +23,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.models import CatalogueEntry, Ticket, Unit
+from dispatch.models import CatalogueEntry, Ticket
+from hotline.directory.models import Unit
 from dispatch.routing import (
     CatalogueRule,
     PastTicket,

@@ -20,8 +20,9 @@ from typing import Any, AsyncIterator
 from aiohttp import web
 
 from dispatch import catalogue, duplicates
-from dispatch import units as unit_service
-from dispatch.models import UNIT_KINDS, CatalogueEntry, Notification
+from hotline.directory import units as unit_service
+from dispatch.models import CatalogueEntry, Notification
+from hotline.directory.models import UNIT_KINDS
 from dispatch.routing import RoutingRequest, Suggestion
 from dispatch.service import MAX_CONTENT, NewTicket, TicketService, TicketView
 from dispatch.tickets import (

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import catalogue, duplicates
 from dispatch import tickets as domain
-from dispatch.models import Notification, Ticket, TicketAssist, TicketEvent, TicketSequence, Unit
+from dispatch.models import Notification, Ticket, TicketAssist, TicketEvent, TicketSequence
+from hotline.directory.models import Unit
 from dispatch.routing import RoutingRequest, Suggestion
 from dispatch.tickets import (
     OPEN,

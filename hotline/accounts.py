@@ -47,7 +47,7 @@ def principal_of(user: User, via_token: bool = False) -> Principal:
 
 
 async def create_user(db: Database, actor: str, new: NewUser) -> User:
-    from dispatch.models import Unit
+    from hotline.directory.models import Unit
 
     if not USERNAME_RE.match(new.username):
         raise InvalidInput("username: 2-64 letters, digits, '_', '.', '-'", field="username",

@@ -142,7 +142,7 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 # --- units -------------------------------------------------------------------------------------
 
 def cmd_units_import(args: argparse.Namespace) -> int:
-    from dispatch.units import import_units
+    from hotline.directory.units import import_units
 
     path = Path(args.file)
     try:

@@ -260,6 +260,7 @@ def import_all_models() -> None:
     from hotline.features import FEATURES
 
     importlib.import_module("hotline.models")
+    importlib.import_module("hotline.directory.models")
     for feature in FEATURES:
         if feature.models:
             importlib.import_module(feature.models)

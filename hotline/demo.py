@@ -60,7 +60,7 @@ def sample_units_text() -> str:
 
 async def prepare(db: Database) -> list[DemoAccount]:
     """Idempotent: loads sample data and creates missing demo accounts. Returns the accounts."""
-    from dispatch.units import import_units
+    from hotline.directory.units import import_units
     from knowledge_base.importer import load_sample_articles
 
     await upgrade(db)

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, UTCDateTime, utcnow
+from hotline.directory.models import Unit  # noqa: F401  registers units, which users refer to
 
 
 class Role(enum.StrEnum):

@@ -158,7 +158,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def units(db: Database) -> None:
-    from dispatch.units import import_units
+    from hotline.directory.units import import_units
 
     await import_units(db, "test", shared_path("units", "units.json").read_text(encoding="utf-8"))
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from dispatch import units as unit_service
-from dispatch.models import Unit
+from hotline.directory import units as unit_service
+from hotline.directory.models import Unit
 from hotline import accounts, audit
 from hotline.auth import ALL_STAFF, allow
 from hotline.models import Role, User

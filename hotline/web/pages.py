@@ -11,8 +11,8 @@ from urllib.parse import quote, urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 
-from dispatch import units as unit_service
-from dispatch.models import UNIT_KINDS
+from hotline.directory import units as unit_service
+from hotline.directory.models import UNIT_KINDS
 from hotline import accounts, audit, localtime
 from hotline.auth import ALL_STAFF, allow, public
 from hotline.errors import DomainError, RateLimited

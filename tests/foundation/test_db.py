@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from hotline import audit
 from hotline.db import Base, Database
 from hotline.models import AuditEntry
-from dispatch.models import Unit
+from hotline.directory.models import Unit
 
 
 async def test_migrations_match_the_models(db: Database):

@@ -3,8 +3,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.models import Unit
-from dispatch.units import ImportRejected, import_units, parse_units_file
+from hotline.directory.models import Unit
+from hotline.directory.units import ImportRejected, import_units, parse_units_file
 from hotline.db import Database
 from hotline.models import AuditEntry
 from tests.conftest import shared_path

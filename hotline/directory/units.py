@@ -18,7 +18,7 @@ from hotline.auth import Principal
 from hotline.db import Database
 from hotline.errors import ImportRejected, NotFound, RowError
 from hotline.models import Role
-from dispatch.models import UNIT_KINDS, Unit
+from hotline.directory.models import UNIT_KINDS, Unit
 
 
 @dataclass(frozen=True, slots=True)
