@@ -268,26 +268,21 @@ def import_all_models() -> None:
 
 async def upgrade(db: Database, revision: str = "heads") -> None:
     """Run Alembic migrations on the live engine (used by `hotline db upgrade` and on start)."""
-    from alembic import command
-
-    def run(sync_conn: Connection) -> None:
-        cfg = alembic_config(str(db.engine.url))
-        cfg.attributes["connection"] = sync_conn
-        command.upgrade(cfg, revision)
-
-    async with db.engine.connect() as conn:
-        await conn.run_sync(run)
-        await conn.commit()
+    await _alembic(db, "upgrade", revision)
 
 
 async def downgrade(db: Database, revision: str) -> None:
     """Run Alembic downgrades down to `revision` ("base" removes every table)."""
+    await _alembic(db, "downgrade", revision)
+
+
+async def _alembic(db: Database, verb: str, revision: str) -> None:
     from alembic import command
 
     def run(sync_conn: Connection) -> None:
         cfg = alembic_config(str(db.engine.url))
         cfg.attributes["connection"] = sync_conn
-        command.downgrade(cfg, revision)
+        getattr(command, verb)(cfg, revision)
 
     async with db.engine.connect() as conn:
         await conn.run_sync(run)
