@@ -204,6 +204,11 @@ class FollowupPump:
             except Exception:  # logged, and the next tick tries again
                 log.exception("follow-up pump tick failed")
                 return
+            except asyncio.CancelledError:
+                # The process is stopping (its loop cancels what still runs): the tick's
+                # transaction rolled back, its rows stay due for the next start.
+                log.info("follow-up pump tick cancelled by shutdown; nothing was lost")
+                return
             if count:
                 log.info("follow-ups processed: %d", count)
 
@@ -218,7 +223,9 @@ class FollowupPump:
 
     async def stop(self) -> None:
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            # No new tick; a running one finishes its transaction before the scheduler goes
+            # (APScheduler's shutdown cancels the coroutines it is still running).
+            self._scheduler.pause()
+            async with self._tick_lock:
+                self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        async with self._tick_lock:  # let a running tick finish its transaction
-            pass
