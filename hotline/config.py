@@ -7,6 +7,7 @@ Every policy number the system enforces lives in `Policy`, each with its source.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import difflib
 import ipaddress
@@ -89,6 +90,13 @@ class AmiSettings:
     enabled: bool = False
 
 
+@functools.lru_cache(maxsize=8)
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or CIDR networks (ValueError names a bad one)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = ""
@@ -117,8 +125,7 @@ class Settings:
 
     @property
     def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        return tuple(ipaddress.ip_network(part.strip(), strict=False)
-                     for part in self.trusted_proxies.split(",") if part.strip())
+        return parse_networks(self.trusted_proxies)
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

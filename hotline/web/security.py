@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import functools
 import hmac
 import ipaddress
 import logging
@@ -85,12 +84,6 @@ async def _principal(request: web.Request) -> Principal | None:
     return who
 
 
-@functools.lru_cache(maxsize=8)
-def _networks(trusted: str) -> tuple[Any, ...]:
-    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in trusted.split(",")
-                 if p.strip())
-
-
 def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -104,7 +97,7 @@ def client_address(request: web.Request) -> str:
     the nearest X-Forwarded-For hop that is not itself a trusted proxy; hops further out were
     written by the client and are not believed."""
     peer = request.remote or "?"
-    networks = _networks(request.app[SETTINGS].trusted_proxies)
+    networks = request.app[SETTINGS].trusted_networks
     if not networks or not _trusted(peer, networks):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
