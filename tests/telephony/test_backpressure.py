@@ -11,6 +11,8 @@ from typing import Awaitable, Callable
 
 import pytest
 
+from tests.conftest import wait_until
+
 from hotline.db import Database, upgrade
 from hotline.telephony import store as call_store
 from hotline.telephony.listener import (_RESPONSE, AmiListener, ListenerOptions,
@@ -211,11 +213,9 @@ async def test_database_down_holds_for_stall_s_then_buffers_loudly(
         assert store.backlog == 600
         await upgrade(db)
         writer = asyncio.create_task(store.run())
-        for _ in range(200):
-            if not store.overflowing:
-                break
-            await asyncio.sleep(0.05)
-        assert not store.overflowing and store.backlog == 0 and store.stored_events == 600
+        # Done when nothing is held in memory (a batch being written is held too).
+        await wait_until(lambda: store.held == 0, what="the buffered events to be stored")
+        assert not store.overflowing and store.stored_events == 600
 
         for i in range(600, 900):               # held back again once above the mark
             store.on_raw(*raw_event(i))
