@@ -23,6 +23,8 @@ and failed requests), requests, and for creations the tickets found in the datab
     cd /work/main && .venv-test/bin/python benchmarks/http_load.py
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
         [--scenarios create,kb_search,metrics,burst] [--duration 30] [--concurrency 20]
+        [--cprofile FILE] (the service's main thread under cProfile, pstats written to FILE)
+        [--profile DIR]   (py-spy samples of the server per scenario; pip install py-spy)
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class Service:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = self.tmpdir / "serve.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cprofile: str | None = None
         self.env = {**os.environ, "HOTLINE_DATA_DIR": str(self.tmpdir / "var"),
                     "HOTLINE_DATABASE_URL": self.url, "HOTLINE_HOST": "127.0.0.1",
                     "HOTLINE_PORT": str(self.port), "HOTLINE_LOG_LEVEL": "WARNING",
@@ -128,7 +131,9 @@ class Service:
 
     async def start(self) -> None:
         log = open(self.log, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "hotline", "serve", "--no-upgrade"],
+        profiler = ["-m", "cProfile", "-o", self.cprofile] if self.cprofile else []
+        self.proc = subprocess.Popen([sys.executable, *profiler, "-m", "hotline", "serve",
+                                      "--no-upgrade"],
                                      env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
@@ -142,6 +147,24 @@ class Service:
                     pass
                 await asyncio.sleep(0.1)
         raise RuntimeError("hotline serve did not answer /healthz within 30 s")
+
+    def profile(self, directory: str | None, scenario: str,
+                duration: float) -> subprocess.Popen[bytes] | None:
+        """py-spy samples the server during a scenario: collapsed stacks in DIR/SCENARIO.txt."""
+        if directory is None or self.proc is None:
+            return None
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return subprocess.Popen([spy, "record", "--pid", str(self.proc.pid), "--format", "raw",
+                                 "--duration", str(max(1, int(duration))), "--gil", "--rate", "200",
+                                 "--output", str(Path(directory) / f"{scenario}.txt")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the service process has used so far (all its threads)."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -378,6 +401,7 @@ async def stored_tickets(url: str, numbers: list[str]) -> int:
 
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     service = Service(args.database_url)
+    service.cprofile = args.cprofile
     scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
@@ -418,9 +442,16 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                                  "metrics": (call_metrics, "manager")}[scenario]
                 # A short warm-up: first requests build the process's caches.
                 await drive(service.base, tokens[role], request, min(2.0, args.duration), 4)
+                profiler = service.profile(args.profile, scenario, args.duration)
+                cpu = service.cpu_seconds()
                 tally = await drive(service.base, tokens[role], request, args.duration,
                                     args.concurrency)
+                cpu = service.cpu_seconds() - cpu
+                if profiler is not None:
+                    await asyncio.to_thread(profiler.wait)
             result = tally.result(scenario, service.dialect)
+            if scenario != "burst" and tally.latencies:
+                result["server_cpu_ms_per_request"] = round(1000 * cpu / len(tally.latencies), 2)
             if scenario in ("create", "burst"):
                 result["created"] = len(tally.numbers)
                 result["distinct_numbers"] = len(set(tally.numbers))
@@ -453,6 +484,11 @@ def main() -> int:
     p.add_argument("--calls", type=int, default=100_000,
                    help="call records stored before the metrics scenario")
     p.add_argument("--keep", action="store_true", help="keep the data directory and database")
+    p.add_argument("--cprofile", metavar="FILE", default=None,
+                   help="run the service under cProfile (its main thread), stats written to FILE")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="sample the server with py-spy during each scenario (DIR/SCENARIO.txt, "
+                        "collapsed stacks)")
     args = p.parse_args()
     asyncio.run(run(args))
     return 0
