@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotline import audit
@@ -151,10 +151,7 @@ async def open_session(db: Database, who: Principal, address: str | None) -> str
 
 
 async def principal_for_session(db: Database, session_id: str) -> Principal | None:
-    row = await db.first(
-        select(*_PRINCIPAL).join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id_hash == token_digest(session_id),
-               UserSession.expires_at > utcnow()))
+    row = await db.first(_SESSION_PRINCIPAL, digest=token_digest(session_id), now=utcnow())
     return None if row is None else _principal_from(row)
 
 
@@ -219,6 +216,13 @@ _TOUCH_EVERY = dt.timedelta(hours=1)
 
 # What a request's principal is made of: read with Core on every request (no ORM objects).
 _PRINCIPAL = (User.id, User.username, User.display_name, User.role, User.unit_code, User.active)
+# The reads every request makes, compiled once (Database.first).
+_SESSION_PRINCIPAL = (
+    select(*_PRINCIPAL).join(UserSession, UserSession.user_id == User.id)
+    .where(UserSession.id_hash == bindparam("digest"), UserSession.expires_at > bindparam("now")))
+_TOKEN_PRINCIPAL = (
+    select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, *_PRINCIPAL)
+    .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
 
 
 def _principal_from(row: Any, via_token: bool = False) -> Principal | None:
@@ -230,10 +234,7 @@ def _principal_from(row: Any, via_token: bool = False) -> Principal | None:
 
 
 async def principal_for_token(db: Database, token: str) -> Principal | None:
-    row = await db.first(
-        select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, *_PRINCIPAL)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_digest(token)))
+    row = await db.first(_TOKEN_PRINCIPAL, digest=token_digest(token))
     if row is None or row.revoked_at is not None:
         return None
     who = _principal_from(row, via_token=True)

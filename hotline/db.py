@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from hotline.hotreads import HotReads
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -143,6 +145,7 @@ class Database:
         self.write_wait_s = write_wait_s
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._writer = asyncio.Lock()
+        self._hot = HotReads(engine)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "Database":
@@ -193,14 +196,14 @@ class Database:
                 await session.rollback()
                 raise
 
-    async def first(self, statement: Any) -> Any:
-        """The first row of one read statement, on a pooled connection without an ORM session:
-        for the hot paths every request takes (authentication), where a session costs twice
-        the query."""
-        async with self.engine.connect() as conn:
-            return (await conn.execute(statement)).first()
+    async def first(self, statement: Any, /, **params: Any) -> Any:
+        """The first row (named fields) of a read every request makes (authentication), or None:
+        `statement` is a module constant whose values come as bind parameters (`params`), run
+        on a connection kept for such reads (`hotline.hotreads`)."""
+        return await self._hot.first(statement, params)
 
     async def dispose(self) -> None:
+        await self._hot.close()
         await self.engine.dispose()
 
 
