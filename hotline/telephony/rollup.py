@@ -64,7 +64,7 @@ class StoredMetrics:
         self.db = db
         self.policy = policy
         self._lock = asyncio.Lock()
-        self._bodies: dict[str, tuple[tuple[str, int], bytes]] = {}
+        self._look: _Look | None = None           # the figures of the last look
         self._buckets: dict[int, Sums] = {}      # whole buckets tallied: start -> sums
         self._totals: dict[int, Tally] = {}       # the same, all queues together
         self._where: dict[str, int] = {}          # uniqueid -> bucket its call is tallied in
@@ -79,29 +79,32 @@ class StoredMetrics:
                 "short_abandon_s": self.policy.short_abandon_seconds}
 
     async def body(self, now: float, bucket: str = "hour") -> bytes:
-        """The answer as JSON, worked out at most once a second per bucket size: the
-        dashboards of every manager poll it, and its times are whole seconds."""
-        key = (bucket, math.floor(now))
-        cached = self._bodies.get(bucket)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        async with self._lock:  # those asking in the same second wait for the first
-            cached = self._bodies.get(bucket)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            body = json.dumps(await self._dashboard(now, bucket), ensure_ascii=False,
-                              default=str).encode()
-            self._bodies[bucket] = (key, body)
-            return body
+        """The answer as JSON, worked out at most once a second: the dashboards of every
+        manager poll it, and its times are whole seconds. The bucket sizes asked for in one
+        second share one look at the calls."""
+        if bucket not in BUCKETS:
+            raise ValueError(f"unknown bucket {bucket}")
+        second = math.floor(now)
+        look = self._look
+        if look is None or look.second != second:
+            async with self._lock:  # those asking in the same second wait for the first
+                look = self._look
+                if look is None or look.second != second:
+                    look = await self._refresh(now)
+        return look.body(bucket)
 
     async def dashboard(self, now: float, bucket: str = "hour") -> dict[str, Any]:
         """The same answer as `service.dashboard_metrics(stored_records(db), now, ...)`."""
-        async with self._lock:
-            return await self._dashboard(now, bucket)
-
-    async def _dashboard(self, now: float, bucket: str) -> dict[str, Any]:
         if bucket not in BUCKETS:
             raise ValueError(f"unknown bucket {bucket}")
+        async with self._lock:
+            look = self._look
+            if look is None or look.now != now:
+                look = await self._refresh(now)
+            return look.answer(bucket)
+
+    async def _refresh(self, now: float) -> "_Look":
+        self._look = None  # its figures are worked out from the tallies about to change
         window_s = self.policy.alarm_window_minutes * 60
         starts = (now - HORIZON_S, now - 86400, now - window_s)
         lo, hi = _ceil(starts[0]), _floor(now)
@@ -109,21 +112,8 @@ class StoredMetrics:
             await self._forget_changed(s)
             await self._tally_missing(s, lo, hi)
             edges = await self._records(s, [(x, _ceil(x)) for x in starts] + [(hi, now)])
-        ranges = _Ranges(self, edges, hi)
-        today = metrics.bucket_start(now, "day").timestamp()
-        size = BUCKETS[bucket]
-        buckets = {}
-        for start in range(int(today), int(now) + 1, size):
-            total = ranges.total(start, min(start + size, now))
-            if total.calls:
-                buckets[dt.datetime.fromtimestamp(start, SHANGHAI)] = \
-                    total.metrics(self.policy.service_level_seconds)
-        sl = self.policy.service_level_seconds
-        queues = ranges.span(starts[0], now)
-        return dashboard_json(
-            now, self.policy, bucket, ranges.total(starts[1], now).metrics(sl),
-            ranges.total(starts[2], now).metrics(sl), ranges.total(today, now).metrics(sl),
-            buckets, {q: t.metrics(sl) for q, t in queues.items() if t.calls})
+        self._look = _Look(self, now, starts, edges, hi)
+        return self._look
 
     # --- keeping the tallies ----------------------------------------------------------------
 
@@ -239,14 +229,46 @@ class StoredMetrics:
         return out
 
 
-class _Ranges:
-    """Tallies of [start, end) ranges: whole buckets from the running sums, the partial
-    buckets at the ends from the edge calls read for this request."""
+class _Look:
+    """The figures at one moment `now`: tallies of [start, end) ranges, whole buckets from the
+    running sums and the partial buckets at the ends from the edge calls read for this look.
+    The parts every bucket size shares are worked out once; the answer of a bucket size when
+    first asked for. Only valid until the next look changes the tallies."""
 
-    def __init__(self, stored: StoredMetrics, edges: list[CallRecord], hi: int) -> None:
+    def __init__(self, stored: StoredMetrics, now: float, starts: tuple[float, float, float],
+                 edges: list[CallRecord], hi: int) -> None:
         self.stored = stored
+        self.now = now
+        self.second = math.floor(now)
         self.edges = edges
         self.hi = hi
+        self.today = metrics.bucket_start(now, "day").timestamp()
+        sl = stored.policy.service_level_seconds
+        self.rolling_24h = self.total(starts[1], now).metrics(sl)
+        self.window = self.total(starts[2], now).metrics(sl)
+        self.today_total = self.total(self.today, now)
+        self.queues = {q: t.metrics(sl) for q, t in self.span(starts[0], now).items() if t.calls}
+        self._bodies: dict[str, bytes] = {}
+
+    def answer(self, bucket: str) -> dict[str, Any]:
+        size = BUCKETS[bucket]
+        sl = self.stored.policy.service_level_seconds
+        buckets = {}
+        for start in range(int(self.today), int(self.now) + 1, size):
+            end = min(start + size, self.now)
+            total = self.today_total if start == self.today and end == self.now \
+                else self.total(start, end)
+            if total.calls:
+                buckets[dt.datetime.fromtimestamp(start, SHANGHAI)] = total.metrics(sl)
+        return dashboard_json(self.now, self.stored.policy, bucket, self.rolling_24h,
+                              self.window, self.today_total.metrics(sl), buckets, self.queues)
+
+    def body(self, bucket: str) -> bytes:
+        body = self._bodies.get(bucket)
+        if body is None:
+            body = self._bodies[bucket] = json.dumps(self.answer(bucket), ensure_ascii=False,
+                                                     default=str).encode()
+        return body
 
     def span(self, start: float, end: float) -> Sums:
         lo, top = _ceil(start), min(_floor(end), self.hi)

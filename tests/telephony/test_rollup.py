@@ -5,6 +5,8 @@ on both databases."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import datetime as dt
 import random
 import time
@@ -85,3 +87,24 @@ async def test_no_stored_calls(db):
     answer = await rollup.StoredMetrics(db, Policy()).dashboard(now, "hour")
     assert answer == service.dashboard_metrics([], now, Policy(), "hour")
     assert answer["rolling_24h"]["offered"] == 0 and answer["buckets"] == []
+
+
+def as_json(answer: dict) -> object:
+    return json.loads(json.dumps(answer, ensure_ascii=False, default=str))
+
+
+async def test_bodies_of_one_second_share_one_look(db):
+    now = math.floor(time.time()) + 0.25
+    policy = Policy(alarm_min_offered=1)
+    await store(db, calls(now, 600, hours=30))
+    stored = rollup.StoredMetrics(db, policy)
+    for i, bucket in enumerate(BUCKETS):  # later in the same second: the figures of `now`
+        body = await stored.body(now + 0.2 * i, bucket)
+        assert json.loads(body) == as_json(await expected(db, now, policy, bucket))
+    await store(db, calls(now, 1, hours=0.001, seed=9))
+    later = now + 1
+    for bucket in BUCKETS:
+        body = await stored.body(later, bucket)
+        assert json.loads(body) == as_json(await expected(db, later, policy, bucket))
+    with pytest.raises(ValueError):
+        await stored.body(later, "week")
