@@ -124,7 +124,10 @@ class HotReads:
                                        check_same_thread=False)
                 conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
                 self._sqlite = conn
-            return self._sqlite.execute(prepared.sql, args).fetchone()
+            # All rows fetched: a statement left unfinished would keep its read transaction
+            # (and an old snapshot) open.
+            rows = self._sqlite.execute(prepared.sql, args).fetchall()
+            return rows[0] if rows else None
         except sqlite3.Error as exc:
             log.debug("hot read on SQLite failed (%s): through the engine", exc)
             self._close_sqlite()
