@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import math
-from typing import Any, Iterable
+from typing import Any, Iterator
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,9 @@ CHANGE_MARGIN = dt.timedelta(seconds=10)
 # ranges are widened by this much and cut by `enter_ts`.
 ROUNDING_S = 1.0
 
+# Calls changed in a kept edge bucket are read again by uniqueid, this many a query.
+IN_CHUNK = 500
+
 SHORT_SPAN = 6 * BUCKET_S  # spans up to this long are added up bucket by bucket
 
 Sums = dict[str, Tally]   # queue -> tally
@@ -59,6 +62,17 @@ def _at(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, UTC)
 
 
+def _runs(buckets: list[int]) -> list[tuple[int, int]]:
+    """Ascending bucket starts as [start, end) ranges of contiguous buckets (a query each)."""
+    runs: list[tuple[int, int]] = []
+    for b in buckets:
+        if runs and runs[-1][1] == b:
+            runs[-1] = (runs[-1][0], b + BUCKET_S)
+        else:
+            runs.append((b, b + BUCKET_S))
+    return runs
+
+
 class StoredMetrics:
     def __init__(self, db: Database, policy: Policy) -> None:
         self.db = db
@@ -72,6 +86,9 @@ class StoredMetrics:
         self._prefix: list[Sums] = [{}]           # _prefix[i]: buckets base .. base+(i-1)B
         self._looked: dt.datetime | None = None   # when calls stored were last looked for
         self._seen: dict[str, dt.datetime] = {}   # stamps of the calls stored near the mark
+        # The calls of the buckets at the edges of the last look's ranges (the start of the
+        # 48 h, 24 h and alarm windows, the current bucket): start -> uniqueid -> call.
+        self._edges: dict[int, dict[str, CallRecord]] = {}
 
     @property
     def _params(self) -> dict[str, int]:
@@ -108,46 +125,70 @@ class StoredMetrics:
         window_s = self.policy.alarm_window_minutes * 60
         starts = (now - HORIZON_S, now - 86400, now - window_s)
         lo, hi = _ceil(starts[0]), _floor(now)
+        edges = {_floor(x) for x in starts} | {hi}
         async with self.db.read() as s:
             await self._forget_changed(s)
+            await self._keep_edges(s, edges)
             await self._tally_missing(s, lo, hi)
-            edges = await self._records(s, [(x, _ceil(x)) for x in starts] + [(hi, now)])
-        self._look = _Look(self, now, starts, edges, hi)
+        # After the tallying: the current bucket of the last look, whole now, was tallied
+        # from its kept calls.
+        self._edges = {b: self._edges[b] for b in edges}
+        self._look = _Look(self, now, starts, hi)
         return self._look
 
     # --- keeping the tallies ----------------------------------------------------------------
 
     async def _forget_changed(self, s: AsyncSession) -> None:
-        """Drop the tallies of buckets with calls stored since the last look."""
+        """Drop the tallies of buckets with calls stored since the last look, and put those
+        calls in the kept edge buckets as they are now."""
+        changed = await self._changes(s)
         first = None
-        for start in await self._changes(s):
-            self._buckets.pop(start, None)
-            self._totals.pop(start, None)
-            first = start if first is None else min(first, start)
+        for uniqueid, start in changed.items():
+            for b in (start, self._where.get(uniqueid)):
+                if b is not None:
+                    self._buckets.pop(b, None)
+                    self._totals.pop(b, None)
+                    first = b if first is None else min(first, b)
+            for kept in self._edges.values():
+                kept.pop(uniqueid, None)
         if first is not None and self._base is not None:
             del self._prefix[max(1, (first - self._base) // BUCKET_S + 1):]
+        wanted = [u for u, start in changed.items() if start in self._edges]
+        for i in range(0, len(wanted), IN_CHUNK):
+            # Read again in full: the call may have been stored again since (its next stamp
+            # makes it a change of the next look), so it goes where its row now says.
+            for record in await self._calls(s, CallRow.uniqueid.in_(wanted[i:i + IN_CHUNK])):
+                kept = self._edges.get(_floor(record.enter_ts))
+                if kept is not None:
+                    kept[record.uniqueid] = record
 
-    async def _changes(self, s: AsyncSession) -> list[int]:
-        """Buckets of the calls stored since the last look: where they entered, and where
-        they were tallied before (a call stored again may say another entry time). A call
+    async def _changes(self, s: AsyncSession) -> dict[str, int]:
+        """The calls stored since the last look, and the buckets they entered in. A call
         stored a little before the last look may have committed after it: the last
         CHANGE_MARGIN before it is read again, and calls seen with the same stamp passed over.
         """
         looked, self._looked = self._looked, dt.datetime.now(UTC)
         if looked is None:  # the first look: the tallies are all read from now on
-            return []
+            return {}
         since = looked - CHANGE_MARGIN
         rows = (await s.execute(select(CallRow.uniqueid, CallRow.enter_ts, CallRow.stored_at)
                                 .where(CallRow.stored_at > since))).all()
-        changed = []
+        changed = {}
         for uniqueid, enter_ts, stored_at in rows:
             if self._seen.get(uniqueid) != stored_at:
                 self._seen[uniqueid] = stored_at
-                changed.append(_floor(enter_ts))
-                if uniqueid in self._where:
-                    changed.append(self._where[uniqueid])
+                changed[uniqueid] = _floor(enter_ts)
         self._seen = {u: at for u, at in self._seen.items() if at > since}
         return changed
+
+    async def _keep_edges(self, s: AsyncSession, edges: set[int]) -> None:
+        """Read the calls of the edge buckets not kept yet (those of the last look are kept
+        up to date by `_forget_changed`)."""
+        missing = sorted(b for b in edges if b not in self._edges)
+        for b in missing:
+            self._edges[b] = {}
+        for record in await self._records(s, _runs(missing)):
+            self._edges[_floor(record.enter_ts)][record.uniqueid] = record
 
     async def _tally_missing(self, s: AsyncSession, lo: int, hi: int) -> None:
         if self._base is None or lo - self._base > HORIZON_S:
@@ -159,37 +200,36 @@ class StoredMetrics:
         missing = [b for b in range(lo, hi, BUCKET_S) if b not in self._buckets]
         if not missing:
             return
-        # Contiguous runs of missing buckets, one query each.
-        runs: list[tuple[int, int]] = []
-        for b in missing:
-            if runs and runs[-1][1] == b:
-                runs[-1] = (runs[-1][0], b + BUCKET_S)
-            else:
-                runs.append((b, b + BUCKET_S))
         for b in missing:
             self._buckets[b] = {}
             self._totals.pop(b, None)
-        for record in await self._records(s, runs):
+        records = await self._records(s, _runs([b for b in missing if b not in self._edges]))
+        for b in missing:
+            records.extend(self._edges.get(b, {}).values())
+        params = self._params
+        for record in records:
             self._where[record.uniqueid] = _floor(record.enter_ts)
             sums = self._buckets[_floor(record.enter_ts)]
             tally = sums.get(record.queue)
             if tally is None:
                 tally = sums[record.queue] = Tally()
-            tally.add(record, **self._params)
+            tally.add(record, **params)
         first = (missing[0] - self._base) // BUCKET_S + 1
         del self._prefix[max(1, first):]
 
     async def _records(self, s: AsyncSession,
-                       ranges: Iterable[tuple[float, float]]) -> list[CallRecord]:
+                       ranges: list[tuple[float, float]]) -> list[CallRecord]:
         """The stored calls that entered in any of the [start, end) ranges."""
-        ranges = [(a, b) for a, b in ranges if a < b]
         if not ranges:
             return []
-        rows = await s.execute(select(*CallRow.__table__.c).where(or_(*(
+        records = await self._calls(s, or_(*(
             (CallRow.enter_at >= _at(a - ROUNDING_S)) & (CallRow.enter_at < _at(b + ROUNDING_S))
-            for a, b in ranges))))
-        return [record for record in map(record_of, rows)
-                if any(a <= record.enter_ts < b for a, b in ranges)]
+            for a, b in ranges)))
+        return [r for r in records if any(a <= r.enter_ts < b for a, b in ranges)]
+
+    async def _calls(self, s: AsyncSession, where: Any) -> list[CallRecord]:
+        rows = await s.execute(select(*CallRow.__table__.c).where(where))
+        return list(map(record_of, rows))
 
     def _total(self, b: int) -> Tally:
         """All queues of the whole bucket b."""
@@ -230,18 +270,19 @@ class StoredMetrics:
 
 
 class _Look:
-    """The figures at one moment `now`: tallies of [start, end) ranges, whole buckets from the
-    running sums and the partial buckets at the ends from the edge calls read for this look.
+    """The figures at one moment `now`: tallies of [start, end) ranges (end <= now), whole
+    buckets from the running sums and the partial buckets at the ends from the kept edge calls.
     The parts every bucket size shares are worked out once; the answer of a bucket size when
     first asked for. Only valid until the next look changes the tallies."""
 
     def __init__(self, stored: StoredMetrics, now: float, starts: tuple[float, float, float],
-                 edges: list[CallRecord], hi: int) -> None:
+                 hi: int) -> None:
         self.stored = stored
         self.now = now
         self.second = math.floor(now)
-        self.edges = edges
+        self.edges = stored._edges
         self.hi = hi
+        self.params = stored._params
         self.today = metrics.bucket_start(now, "day").timestamp()
         sl = stored.policy.service_level_seconds
         self.rolling_24h = self.total(starts[1], now).metrics(sl)
@@ -270,16 +311,23 @@ class _Look:
                                                      default=str).encode()
         return body
 
+    def _partial(self, start: float, end: float, lo: int, top: int) -> Iterator[CallRecord]:
+        """The calls of [start, end) outside its whole buckets [lo, top): all are in the
+        buckets of `start` and of `end`, edge buckets of this look."""
+        for b in {_floor(start), top}:
+            if b < end and not lo <= b < top:
+                for r in self.edges[b].values():
+                    if start <= r.enter_ts < end and not lo <= r.enter_ts < top:
+                        yield r
+
     def span(self, start: float, end: float) -> Sums:
         lo, top = _ceil(start), min(_floor(end), self.hi)
-        whole = lo < top
-        out = self.stored._sums(lo, top) if whole else {}
-        for r in self.edges:
-            if start <= r.enter_ts < end and not (whole and lo <= r.enter_ts < top):
-                tally = out.get(r.queue)
-                if tally is None:
-                    tally = out[r.queue] = Tally()
-                tally.add(r, **self.stored._params)
+        out = self.stored._sums(lo, top) if lo < top else {}
+        for r in self._partial(start, end, lo, top):
+            tally = out.get(r.queue)
+            if tally is None:
+                tally = out[r.queue] = Tally()
+            tally.add(r, **self.params)
         return out
 
     def total(self, start: float, end: float) -> Tally:
@@ -288,9 +336,8 @@ class _Look:
             total = Tally()
             for b in range(lo, top, BUCKET_S):
                 total.merge(self.stored._total(b))
-            for r in self.edges:
-                if start <= r.enter_ts < end and not lo <= r.enter_ts < top:
-                    total.add(r, **self.stored._params)
+            for r in self._partial(start, end, lo, top):
+                total.add(r, **self.params)
             return total
         total = Tally()
         for t in self.span(start, end).values():
