@@ -94,7 +94,7 @@ def cmd_catalogue_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_followups(args: argparse.Namespace) -> int:
-    from sla.followups import FollowupPump
+    from dispatch.followups import FollowupPump
 
     count = asyncio.run(_with_db(settings_from(args), lambda db: FollowupPump(db).run_once()))
     print(f"follow-ups processed: {count}")

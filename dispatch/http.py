@@ -53,7 +53,7 @@ from hotline.web.validation import (
     query_text,
 )
 from sla.calendar import end_of_day
-from sla.followups import FollowupPump
+from dispatch.followups import FollowupPump
 
 TICKETS = web.AppKey("tickets", TicketService)
 PUMP = web.AppKey("followup_pump", FollowupPump)

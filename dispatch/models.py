@@ -151,7 +151,7 @@ class CatalogueEntry(Base):
 
 class Followup(Base):
     """A deadline the system must act on (催办, 督办, ...), written in the ticket's transaction and
-    claimed by the pump (sla/followups.py). One row per (ticket, kind); moving a deadline
+    claimed by the pump (dispatch/followups.py). One row per (ticket, kind); moving a deadline
     replaces the row, so a row id fires at most once (ids are never reused: AUTOINCREMENT)."""
 
     __tablename__ = "followups"

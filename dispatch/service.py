@@ -43,7 +43,7 @@ from hotline.db import Database, upsert, utcnow
 from hotline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hotline.localtime import fmt
 from hotline.models import Role
-from sla import followups
+from dispatch import followups
 from sla.calendar import WorkCalendar
 from sla.deadlines import Deadlines
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar, Union
 
 from hotline.errors import Conflict, InvalidInput, PermissionDenied
+from sla.deadlines import FollowupKind
 
 
 class Status(enum.StrEnum):
@@ -93,13 +94,6 @@ class Satisfaction(enum.StrEnum):
     SATISFIED = "满意"
     BASIC = "基本满意"
     UNSATISFIED = "不满意"
-
-
-class FollowupKind(enum.StrEnum):
-    ACK_OVERDUE = "ack_overdue"    # not signed by the acknowledgement deadline
-    REMIND = "remind"              # 催办: the deadline is near
-    ESCALATE = "escalate"          # 督办: the deadline has passed without a reply
-    CALLBACK_DUE = "callback_due"  # the hotline owes the citizen a call back
 
 
 # Each command as the pages name it, for the Chinese text of an IllegalTransition.

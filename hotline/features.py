@@ -51,7 +51,6 @@ FEATURES: tuple[Feature, ...] = (
         web="hotline.telephony.http", cli="hotline.telephony.cli",
         nav={Role.AGENT: ((40, "/calls/missed", "未接回拨"),)},
         panels={"desk": ((10, "calls/desk_call.html"),), "dashboard": ((10, "calls/board.html"),)}),
-    Feature("sla", cli="sla.cli"),
 )
 
 

@@ -27,15 +27,22 @@ State Council schedule gets added (see `WorkCalendar.missing_years`).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 from dataclasses import dataclass
 
-from dispatch.tickets import FollowupKind, Status, TicketType
 from hotline.config import Policy
 from hotline.localtime import SHANGHAI
 from sla.calendar import CalendarYearMissing, WorkCalendar, add_workdays
 
 log = logging.getLogger("hotline.sla.deadlines")
+
+
+class FollowupKind(enum.StrEnum):
+    ACK_OVERDUE = "ack_overdue"    # not signed by the acknowledgement deadline
+    REMIND = "remind"              # 催办: the deadline is near
+    ESCALATE = "escalate"          # 督办: the deadline has passed without a reply
+    CALLBACK_DUE = "callback_due"  # the hotline owes the citizen a call back
 
 
 @dataclass(frozen=True)
@@ -81,18 +88,19 @@ class Deadlines:
 
     # ----------------------------------------------------------------- ticket deadlines
 
-    def workdays_for(self, ticket_type: TicketType, unit_workdays: int | None) -> int:
+    def workdays_for(self, ticket_type: str, unit_workdays: int | None) -> int:
         days = unit_workdays or self.policy.default_deadline_workdays
         cap = self.type_caps.get(ticket_type)
         return min(days, cap) if cap else days
 
     @property
-    def type_caps(self) -> dict[TicketType, int]:
-        """Shorter terms for simple requests (Policy), by ticket type."""
-        return {TicketType.CONSULT: self.policy.consult_deadline_workdays,
-                TicketType.HELP: self.policy.help_deadline_workdays}
+    def type_caps(self) -> dict[str, int]:
+        """Shorter terms for simple requests (Policy), by the work order's type as the hotline
+        names it: 咨询 (a consultation) and 求助 (a plea for help)."""
+        return {"咨询": self.policy.consult_deadline_workdays,
+                "求助": self.policy.help_deadline_workdays}
 
-    def due(self, start: dt.datetime, ticket_type: TicketType, unit_workdays: int | None,
+    def due(self, start: dt.datetime, ticket_type: str, unit_workdays: int | None,
             urgent: bool) -> dt.datetime:
         if urgent:
             return start + dt.timedelta(hours=self.policy.urgent_deadline_hours)
@@ -116,16 +124,19 @@ class Deadlines:
     def callback_due(self, replied_at: dt.datetime) -> dt.datetime:
         return self.add_workdays(replied_at, self.policy.callback_workdays)
 
-    def followups(self, status: Status, acknowledge_due: dt.datetime | None,
-                  due: dt.datetime | None, urgent: bool,
-                  replied_at: dt.datetime | None) -> dict[FollowupKind, dt.datetime | None]:
-        """When each follow-up should fire for a ticket in this state; None = not wanted."""
+    def followups(self, *, awaiting_ack: dt.datetime | None, working_to: dt.datetime | None,
+                  urgent: bool, replied_at: dt.datetime | None
+                  ) -> dict[FollowupKind, dt.datetime | None]:
+        """When each follow-up should fire; None = not wanted. The caller passes only what its
+        state makes pending: `awaiting_ack`, the acknowledgement deadline of a request not yet
+        signed for; `working_to`, the deadline of one the unit is working on; `replied_at`, when
+        the unit replied to one the hotline has not yet called back about."""
         plan: dict[FollowupKind, dt.datetime | None] = {kind: None for kind in FollowupKind}
-        if status is Status.DISPATCHED and acknowledge_due is not None:
-            plan[FollowupKind.ACK_OVERDUE] = acknowledge_due
-        if status in (Status.DISPATCHED, Status.SIGNED) and due is not None:
-            plan[FollowupKind.REMIND] = self.remind_at(due, urgent)
-            plan[FollowupKind.ESCALATE] = due
-        if status is Status.REPLIED and replied_at is not None:
+        if awaiting_ack is not None:
+            plan[FollowupKind.ACK_OVERDUE] = awaiting_ack
+        if working_to is not None:
+            plan[FollowupKind.REMIND] = self.remind_at(working_to, urgent)
+            plan[FollowupKind.ESCALATE] = working_to
+        if replied_at is not None:
             plan[FollowupKind.CALLBACK_DUE] = self.callback_due(replied_at)
         return plan

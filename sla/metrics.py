@@ -29,10 +29,49 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Protocol, Sequence
 
 from hotline.localtime import SHANGHAI
-from hotline.telephony.calls import ABANDONED, ANSWERED, TIMED_OUT, CallRecord
+
+# A queue call's final outcome, as the call records of any PBX adapter state it.
+ANSWERED = "answered"
+ABANDONED = "abandoned"
+TIMED_OUT = "timed_out"    # queue timeout, empty queue, or exit with a key
+
+
+class RingRecord(Protocol):
+    """One member rung for one caller: what the measures read of it."""
+
+    @property
+    def member_name(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...           # answered | no_answer | others not counted
+    @property
+    def ring_ms(self) -> int | None: ...
+
+
+class CallRecord(Protocol):
+    """A queue call as the measures read it (hotline.telephony.calls.CallRecord is one): times
+    are PBX epoch seconds, `_s` integers Asterisk's own whole seconds."""
+
+    @property
+    def queue(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def enter_ts(self) -> float: ...
+    @property
+    def agent(self) -> str | None: ...
+    @property
+    def hold_s(self) -> int | None: ...
+    @property
+    def wait_s(self) -> int | None: ...
+    @property
+    def talk_s(self) -> int | None: ...
+    @property
+    def in_progress(self) -> bool: ...
+    @property
+    def attempts(self) -> Sequence[RingRecord]: ...
 
 # Day buckets of a Chinese hotline are local (SHANGHAI). China Standard Time has no daylight
 # saving, so adding seconds to local midnight (bucket_start) gives the same instants as in UTC.

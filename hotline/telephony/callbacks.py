@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from hotline.telephony.calls import ABANDONED, ANSWERED, TIMED_OUT, CallRecord
+from hotline.telephony.calls import CallRecord
+from sla.metrics import ABANDONED, ANSWERED, TIMED_OUT
 
 # A number that can be dialled back: digits (a leading + allowed), at least 3 of them.
 _DIALLABLE = re.compile(r"^\+?\d{3,}$")

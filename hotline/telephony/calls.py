@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping
 
 from hotline.telephony import events as ev
+from sla.metrics import ABANDONED, ANSWERED, TIMED_OUT
 
 # Call phases while the call is active.
 WAITING = "waiting"        # in the queue, possibly with members ringing
@@ -35,10 +36,7 @@ LEAVING = "leaving"        # QueueCallerAbandon seen, QueueCallerLeave not yet
 LEFT = "left"              # QueueCallerLeave without abandon: AgentConnect follows unless a key
 CONNECTED = "connected"    # bridged to a member
 
-# Final outcomes (CallRecord.outcome).
-ANSWERED = "answered"
-ABANDONED = "abandoned"
-TIMED_OUT = "timed_out"    # queue timeout, empty queue, or exit with a key
+# Final outcomes (CallRecord.outcome): the three the service-level measures define, and
 UNKNOWN = "unknown"        # the call ended while the listener was disconnected
 
 

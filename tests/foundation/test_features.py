@@ -81,3 +81,14 @@ def test_the_kernel_imports_no_feature_package():
         for package in pattern.findall(path.read_text(encoding="utf-8")):
             found.add((rel, package))
     assert found == KERNEL_EXCEPTIONS
+
+
+def test_sla_is_pure_rules_importing_no_feature_nor_io():
+    """sla/ holds the service-level rules and time (calendar, deadlines, follow-up planning,
+    answer-time measures) over its own small types: features call it, never the reverse."""
+    pattern = re.compile(r"^\s*(?:from|import)\s+([\w.]+)", re.M)
+    forbidden = ("dispatch", "knowledge_base", "ivr", "hotline.telephony", "sqlalchemy", "aiohttp",
+                 "apscheduler", "hotline.db")
+    for path in sorted((ROOT / "sla").rglob("*.py")):
+        for module in pattern.findall(path.read_text(encoding="utf-8")):
+            assert not module.startswith(forbidden), f"{path.name} imports {module}"

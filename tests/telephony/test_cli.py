@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from hotline.telephony import cli as telephony_cli
-from sla import cli as sla_cli
 
 from .conftest import expected
 
@@ -24,7 +23,6 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline")
     sub = p.add_subparsers(dest="command", required=True)
     telephony_cli.register(sub)
-    sla_cli.register(sub)
     return p
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from dispatch.models import Followup, Ticket
 from hotline.accounts import NewUser, create_user, issue_token
 from hotline.models import Role
-from sla.followups import FollowupPump
+from dispatch.followups import FollowupPump
 from tests.conftest import PASSWORD, login
 
 CONTENT = ("来电人反映在金水区某公司工作半年，公司拖欠三个月工资共计一万二千元，"

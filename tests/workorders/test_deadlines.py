@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from dispatch.tickets import FollowupKind, Status, TicketType
+from dispatch.followups import plan as plan_for
+from dispatch.tickets import Status, TicketType
+from sla.deadlines import FollowupKind
 from hotline.config import Policy
 from sla.calendar import SHANGHAI, WorkCalendar
 from sla.deadlines import Deadlines
@@ -60,17 +62,17 @@ def test_acknowledgement_counts_office_hours_of_working_days(deadlines):
 def test_follow_up_plan_per_state(deadlines):
     due = local(2026, 12, 7, 23, 59, 59)
     ack = local(2026, 11, 23, 12, 0)
-    plan = deadlines.followups(Status.DISPATCHED, ack, due, False, None)
+    plan = plan_for(deadlines, Status.DISPATCHED, ack, due, False, None)
     assert plan == {FollowupKind.ACK_OVERDUE: ack, FollowupKind.REMIND: local(2026, 12, 4, 23, 59, 59),
                     FollowupKind.ESCALATE: due, FollowupKind.CALLBACK_DUE: None}
-    signed = deadlines.followups(Status.SIGNED, ack, due, False, None)
+    signed = plan_for(deadlines, Status.SIGNED, ack, due, False, None)
     assert signed[FollowupKind.ACK_OVERDUE] is None and signed[FollowupKind.ESCALATE] == due
-    replied = deadlines.followups(Status.REPLIED, ack, due, False, local(2026, 11, 27, 15, 0))
+    replied = plan_for(deadlines, Status.REPLIED, ack, due, False, local(2026, 11, 27, 15, 0))
     assert replied == {FollowupKind.ACK_OVERDUE: None, FollowupKind.REMIND: None,
                        FollowupKind.ESCALATE: None,
                        FollowupKind.CALLBACK_DUE: local(2026, 12, 1, 23, 59, 59)}
     for status in (Status.CREATED, Status.RETURNED, Status.CLOSED, Status.MERGED, Status.CALLED_BACK):
-        assert set(deadlines.followups(status, ack, due, False, None).values()) == {None}
+        assert set(plan_for(deadlines, status, ack, due, False, None).values()) == {None}
 
 
 def test_urgent_reminder_a_quarter_of_the_term_before(deadlines):
@@ -146,7 +148,7 @@ def test_follow_up_plan_of_an_urgent_ticket(deadlines):
     start = local(2026, 11, 27, 22, 0)
     due = deadlines.due(start, TicketType.HELP, None, urgent=True)
     ack = deadlines.acknowledge_due(start, urgent=True)
-    plan = deadlines.followups(Status.DISPATCHED, ack, due, True, None)
+    plan = plan_for(deadlines, Status.DISPATCHED, ack, due, True, None)
     assert plan == {FollowupKind.ACK_OVERDUE: start + dt.timedelta(hours=2),
                     FollowupKind.REMIND: start + dt.timedelta(hours=18),
                     FollowupKind.ESCALATE: start + dt.timedelta(hours=24),
@@ -157,8 +159,8 @@ def test_a_call_back_is_planned_only_once_replied(deadlines):
     due = local(2026, 12, 7, 23, 59, 59)
     replied_at = local(2026, 11, 27, 15, 0)
     for status in (Status.SIGNED, Status.CALLED_BACK, Status.CLOSED):
-        assert deadlines.followups(status, None, due, False, replied_at)[FollowupKind.CALLBACK_DUE] is None
-    assert deadlines.followups(Status.REPLIED, None, None, False, None)[FollowupKind.CALLBACK_DUE] is None
+        assert plan_for(deadlines, status, None, due, False, replied_at)[FollowupKind.CALLBACK_DUE] is None
+    assert plan_for(deadlines, Status.REPLIED, None, None, False, None)[FollowupKind.CALLBACK_DUE] is None
 
 
 def test_the_missing_year_warning_says_what_is_assumed(deadlines, caplog):

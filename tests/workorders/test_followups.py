@@ -14,7 +14,7 @@ from dispatch.models import Followup, Notification, TicketEvent
 from dispatch.tickets import Resolution, Satisfaction
 from hotline.db import Database
 from sla.calendar import SHANGHAI
-from sla.followups import FollowupPump
+from dispatch.followups import FollowupPump
 
 from .conftest import AGENT, MANAGER, RSJ, wages_ticket
 
@@ -124,7 +124,7 @@ async def test_a_follow_up_for_a_ticket_that_moved_on_is_moot(service, db, clock
     assert await count(db, Notification) == 0
 
 
-@pytest.mark.expect_errors("hotline.sla.followups")
+@pytest.mark.expect_errors("hotline.dispatch.followups")
 async def test_one_bad_row_does_not_stop_the_others(service, db, clock):
     view = (await service.create(AGENT, wages_ticket())).view
     async with db.write() as s:

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from dispatch.models import Followup
 from hotline.accounts import issue_token
-from sla.followups import FollowupPump
+from dispatch.followups import FollowupPump
 from tests.conftest import login
 
 from .test_api import ticket_body

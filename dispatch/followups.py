@@ -30,19 +30,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import tickets as domain
 from dispatch.models import Followup, Notification, Ticket, TicketEvent
-from dispatch.tickets import FollowupKind, Status
+from dispatch.tickets import Status
 from hotline.config import Policy
 from hotline.db import Database, utcnow
 from hotline.localtime import fmt
-from sla.deadlines import Deadlines
+from sla.deadlines import Deadlines, FollowupKind
 
-log = logging.getLogger("hotline.sla.followups")
+log = logging.getLogger("hotline.dispatch.followups")
 
 SYSTEM = "system"
 CANCELLED, NOTIFIED, MOOT, FAILED = "cancelled", "notified", "moot", "failed"
 
 
 # --- writing follow-ups with the ticket ----------------------------------------------------------
+
+def plan(deadlines: Deadlines, status: Status, acknowledge_due: dt.datetime | None,
+         due: dt.datetime | None, urgent: bool,
+         replied_at: dt.datetime | None) -> dict[FollowupKind, dt.datetime | None]:
+    """When each follow-up of a ticket in `status` fires (None: not wanted): signing is awaited
+    while dispatched, the unit works to its deadline until it replies, and a reply waits for
+    the hotline's call back. The times are sla's (Deadlines.followups)."""
+    return deadlines.followups(
+        awaiting_ack=acknowledge_due if status is Status.DISPATCHED else None,
+        working_to=due if status in (Status.DISPATCHED, Status.SIGNED) else None,
+        urgent=urgent, replied_at=replied_at if status is Status.REPLIED else None)
+
 
 async def sync(s: AsyncSession, ticket: Ticket, now: dt.datetime, deadlines: Deadlines) -> None:
     """Make the ticket's follow-up rows match its state; call in the ticket's transaction.
@@ -51,11 +63,11 @@ async def sync(s: AsyncSession, ticket: Ticket, now: dt.datetime, deadlines: Dea
     is reminded once per deadline). A moved deadline replaces the row: a new id, which fires
     anew. Follow-ups the state no longer wants are cancelled, not deleted (they are evidence).
     """
-    plan = deadlines.followups(Status(ticket.status), ticket.acknowledge_due, ticket.due,
-                               ticket.urgency == "urgent", ticket.replied_at)
+    wanted = plan(deadlines, Status(ticket.status), ticket.acknowledge_due, ticket.due,
+                  ticket.urgency == "urgent", ticket.replied_at)
     rows = {f.kind: f for f in await s.scalars(
         select(Followup).where(Followup.ticket_id == ticket.id))}
-    for kind, due_at in plan.items():
+    for kind, due_at in wanted.items():
         row = rows.get(kind.value)
         if due_at is None:
             if row is not None and row.done_at is None:
