@@ -168,9 +168,9 @@ class StoredMetrics:
         CHANGE_MARGIN before it is read again, and calls seen with the same stamp passed over.
         """
         looked, self._looked = self._looked, dt.datetime.now(UTC)
-        if looked is None:  # the first look: the tallies are all read from now on
-            return {}
-        since = looked - CHANGE_MARGIN
+        # The first look reads all tallies after this; the calls it finds are marked seen, so
+        # that the next look does not take the calls stored just before it for changes.
+        since = (looked or self._looked) - CHANGE_MARGIN
         rows = (await s.execute(select(CallRow.uniqueid, CallRow.enter_ts, CallRow.stored_at)
                                 .where(CallRow.stored_at > since))).all()
         changed = {}
@@ -197,7 +197,9 @@ class StoredMetrics:
             self._buckets = {b: sums for b, sums in self._buckets.items() if b >= lo}
             self._totals = {b: t for b, t in self._totals.items() if b >= lo}
             self._where = {u: b for u, b in self._where.items() if b >= lo}
-        missing = [b for b in range(lo, hi, BUCKET_S) if b not in self._buckets]
+        # From the base: the running sums are built from there, and a bucket below lo whose
+        # calls were stored again was dropped too.
+        missing = [b for b in range(self._base, hi, BUCKET_S) if b not in self._buckets]
         if not missing:
             return
         for b in missing:

@@ -108,3 +108,29 @@ async def test_bodies_of_one_second_share_one_look(db):
         assert json.loads(body) == as_json(await expected(db, later, policy, bucket))
     with pytest.raises(ValueError):
         await stored.body(later, "week")
+
+
+def call_at(uniqueid: str, enter_ts: float, seed: int) -> CallRecord:
+    return dataclasses.replace(calls(enter_ts, 1, hours=0, seed=seed)[0], uniqueid=uniqueid,
+                               linkedid=uniqueid, enter_ts=enter_ts)
+
+
+async def same_as_every_call(stored: rollup.StoredMetrics, db: Database, now: float,
+                             policy: Policy) -> None:
+    for bucket in BUCKETS:
+        assert await stored.dashboard(now, bucket) == await expected(db, now, policy, bucket)
+
+
+async def test_a_call_below_the_48h_stored_again(db):
+    """The running sums start at the base, the 48 h start of an earlier look: a bucket between
+    it and the 48 h start whose calls are stored again is tallied again (it was left out and
+    the sums could not be built), also when the calls were stored just before the first look."""
+    B = rollup.BUCKET_S
+    now = rollup._floor(time.time()) - 5 * B + 100.5
+    policy = Policy(alarm_min_offered=1)
+    first = rollup._ceil(now - rollup.HORIZON_S)  # the first whole bucket of the first look
+    await store(db, [*calls(now, 1500, hours=50), call_at("old", first + 10, 1)])
+    stored = rollup.StoredMetrics(db, policy)
+    await same_as_every_call(stored, db, now, policy)
+    await store(db, [call_at("old", first + 20, 2)])
+    await same_as_every_call(stored, db, now + 2 * B, policy)
