@@ -134,3 +134,56 @@ async def test_a_call_below_the_48h_stored_again(db):
     await same_as_every_call(stored, db, now, policy)
     await store(db, [call_at("old", first + 20, 2)])
     await same_as_every_call(stored, db, now + 2 * B, policy)
+
+
+async def test_calls_of_edge_buckets_stored_between_two_looks_count_once(db):
+    """The calls of the buckets at the edges (the 48 h, 24 h and alarm window starts, the
+    current bucket) are kept between looks: calls stored or stored again there in between,
+    some twice, some moved to another bucket, are each counted once where they are now."""
+    B = rollup.BUCKET_S
+    now = rollup._floor(time.time()) - 5 * B + 100.5  # 100 s into a bucket: looks 1 s apart
+    policy = Policy(alarm_min_offered=1)               # keep the same edge buckets
+    starts = {"48h": now - rollup.HORIZON_S, "24h": now - 86400, "window": now - 3600}
+    seed = iter(range(100, 10_000))
+    edge = {name: [call_at(f"{name}-{i}", rollup._floor(x) + d, next(seed))
+                   for i, d in enumerate((1, 99, 101, 250))] for name, x in starts.items()}
+    edge["now"] = [call_at(f"now-{i}", now - d, next(seed)) for i, d in enumerate((1, 50, 99))]
+    await store(db, [*calls(now, 1500, hours=50), *(c for cs in edge.values() for c in cs)])
+    stored = rollup.StoredMetrics(db, policy)
+    await same_as_every_call(stored, db, now, policy)
+
+    def finished(c: CallRecord, **changes: object) -> CallRecord:
+        return dataclasses.replace(c, **{"outcome": ABANDONED, "agent": None, "hold_s": None,
+                                         "attempts": (), "wait_s": 3, **changes})
+
+    await store(db, [
+        *(finished(cs[1]) for cs in edge.values()),                 # updated in place
+        call_at("new-now", now - 0.5, next(seed)),                   # a new call, current bucket
+        call_at("new-24h", starts["24h"] + 0.25, next(seed)),        # just inside the 24 h
+        call_at("new-48h", starts["48h"] - 0.25, next(seed)),        # just outside the 48 h
+        finished(edge["48h"][2], enter_ts=now - 2),                  # 48 h edge -> current
+        finished(edge["now"][0], enter_ts=now - 7200),               # current -> a whole bucket
+        dataclasses.replace(edge["24h"][3], enter_ts=starts["window"] + 1),  # edge -> edge
+    ])
+    await store(db, [finished(edge["now"][2], wait_s=9),            # stored twice in between
+                     dataclasses.replace(edge["window"][0], enter_ts=now - 86000)])
+    await same_as_every_call(stored, db, now + 1, policy)
+    await store(db, [dataclasses.replace(edge["now"][0], enter_ts=now - 3)])  # moved back
+    await same_as_every_call(stored, db, now + 2, policy)
+
+
+async def test_a_look_in_the_next_bucket(db):
+    """Crossing into the next bucket: the current bucket's kept calls become a whole bucket,
+    changed in the same look, and the window starts move to the next buckets."""
+    B = rollup.BUCKET_S
+    hi = rollup._floor(time.time()) - 5 * B
+    now = hi + B - 0.5
+    policy = Policy(alarm_min_offered=1)
+    await store(db, [*calls(now, 1500, hours=50), call_at("late", hi + 290, 1),
+                     call_at("edge", now - 86400 + 0.25, 2)])
+    stored = rollup.StoredMetrics(db, policy)
+    await same_as_every_call(stored, db, now, policy)
+    await store(db, [call_at("late", hi + 10, 3), call_at("new", hi + 299, 4),
+                     call_at("next", hi + B + 0.2, 5)])
+    await same_as_every_call(stored, db, now + 1, policy)
+    await same_as_every_call(stored, db, now + 2 * B, policy)
