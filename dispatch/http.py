@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from dispatch import catalogue, duplicates
+from dispatch import catalogue, duplicates, wiring
 from hotline.directory import units as unit_service
 from dispatch.models import CatalogueEntry, Notification
 from hotline.directory.models import UNIT_KINDS
@@ -39,7 +39,7 @@ from hotline.errors import Conflict, InvalidInput, PermissionDenied, RateLimited
 from hotline.localtime import SHANGHAI, iso
 from hotline.models import Role
 from hotline.web.api import ok
-from hotline.web.keys import DB, SETTINGS, principal
+from hotline.web.keys import DB, SERVICES, SETTINGS, principal
 from hotline.web.pages import page
 from hotline.web.security import client_address
 from hotline.web.validation import (
@@ -53,10 +53,8 @@ from hotline.web.validation import (
     query_text,
 )
 from sla.calendar import end_of_day
-from dispatch.followups import FollowupPump
 
 TICKETS = web.AppKey("tickets", TicketService)
-PUMP = web.AppKey("followup_pump", FollowupPump)
 PROGRESS_THROTTLE = web.AppKey("progress_throttle", PairThrottle)
 
 PROGRESS_MAX_FAILURES = 10
@@ -815,12 +813,8 @@ def setup(app: web.Application) -> None:
                                           PROGRESS_ADDRESS_MAX_FAILURES)
 
     async def work_orders(app: web.Application) -> AsyncIterator[None]:
-        # After the app's database context: app[DB] exists here.
-        app[TICKETS] = TicketService(app[DB], app[SETTINGS].policy)
-        pump = FollowupPump(app[DB], interval=app[SETTINGS].policy.followup_pump_seconds)
-        app[PUMP] = pump
-        pump.start()
+        # After the app's services context (hotline.bootstrap).
+        app[TICKETS] = app[SERVICES][wiring.TICKETS]
         yield
-        await pump.stop()
 
     app.cleanup_ctx.append(work_orders)

@@ -8,6 +8,8 @@ Each feature names its modules by dotted path, imported only when the kernel nee
 - `web`: a module with `setup(app)` adding routes, static files and cleanup contexts;
 - `cli`: a module with `register(subparsers)` adding `hotline <feature> ...` commands;
 - `nav`: per role, (order, path, label) entries merged with the shell's own into the top bar;
+- `wiring`: a module with `async provide(services)` adding the feature's services and
+  `workers(services)` returning its long-running `Worker`s by role (hotline.bootstrap);
 - `panels`: per page of the shell (`desk`: the agent's desk; `dashboard`: the manager's board),
   (order, template) entries it includes.
 """
@@ -29,6 +31,7 @@ class Feature:
     templates: str | None = None
     web: str | None = None
     cli: str | None = None
+    wiring: str | None = None
     nav: Mapping[Role, tuple[NavEntry, ...]] = field(default_factory=dict)
     panels: Mapping[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
@@ -36,19 +39,20 @@ class Feature:
 FEATURES: tuple[Feature, ...] = (
     Feature(
         "knowledge_base", models="knowledge_base.models", templates="knowledge_base",
-        web="knowledge_base.http", cli="knowledge_base.cli",
+        web="knowledge_base.http", cli="knowledge_base.cli", wiring="knowledge_base.wiring",
         nav={Role.KB_EDITOR: ((10, "/kb/editor", "知识库编辑"), (20, "/kb/gaps", "知识缺口")),
              Role.MANAGER: ((40, "/kb/gaps", "知识缺口"),)},
         panels={"desk": ((20, "kb/desk_search.html"),)}),
     Feature(
         "dispatch", models="dispatch.models", templates="dispatch", web="dispatch.http",
-        cli="dispatch.cli",
+        cli="dispatch.cli", wiring="dispatch.wiring",
         nav={Role.AGENT: ((20, "/tickets/new", "新建工单"), (30, "/tickets/callbacks", "回访")),
              Role.UNIT_HANDLER: ((20, "/unit/tickets", "工单办理"),),
              Role.MANAGER: ((20, "/tickets/review", "工单审核"),)}),
     Feature(
         "calls", models="hotline.telephony.models", templates="hotline.telephony",
         web="hotline.telephony.http", cli="hotline.telephony.cli",
+        wiring="hotline.telephony.wiring",
         nav={Role.AGENT: ((40, "/calls/missed", "未接回拨"),)},
         panels={"desk": ((10, "calls/desk_call.html"),), "dashboard": ((10, "calls/board.html"),)}),
 )

@@ -4,8 +4,6 @@ per-process live search index with its change poller (`setup`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -21,7 +19,7 @@ from hotline.errors import Conflict, DomainError, InvalidInput, NotFound
 from hotline.localtime import fmt
 from hotline.models import Role
 from hotline.web.api import ok
-from hotline.web.keys import DB, SETTINGS, principal
+from hotline.web.keys import DB, SERVICES, SETTINGS, principal
 from hotline.web.pages import page
 from hotline.web.validation import (
     body,
@@ -31,7 +29,7 @@ from hotline.web.validation import (
     query_int,
     query_text,
 )
-from knowledge_base import importer, service
+from knowledge_base import importer, service, wiring
 from knowledge_base.models import (
     ARTICLE_STATUSES,
     FLAG_KIND_LABELS_ZH,
@@ -49,9 +47,6 @@ from knowledge_base.text import RAW_QUERY_LIMIT
 log = logging.getLogger("hotline.kb")
 
 LIVE_INDEX = web.AppKey("kb_live_index", LiveIndex)
-POLL_TASK = web.AppKey("kb_poll_task", asyncio.Task)
-# How often each process looks for articles published, edited or retired elsewhere.
-POLL_SECONDS = 2.0
 HERE = Path(__file__).parent
 
 SEARCHERS = (Role.AGENT, Role.KB_EDITOR, Role.MANAGER, Role.ADMIN)
@@ -75,26 +70,9 @@ def setup(app: web.Application) -> None:
 
 
 async def _live_index_ctx(app: web.Application) -> AsyncIterator[None]:
-    live = LiveIndex()
-    await live.load(app[DB])
-    app[LIVE_INDEX] = live
-    app[POLL_TASK] = asyncio.create_task(_poll(live, app[DB]), name="kb-index-poll")
+    # After the app's services context, whose web worker loaded the index (kb.wiring).
+    app[LIVE_INDEX] = app[SERVICES][wiring.LIVE_INDEX]
     yield
-    app[POLL_TASK].cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await app[POLL_TASK]
-
-
-async def _poll(live: LiveIndex, db: Database) -> None:
-    while True:
-        await asyncio.sleep(POLL_SECONDS)
-        try:
-            await live.sync(db)
-        except Exception:
-            # A failed poll (database restarting) is retried at the next tick; the index keeps
-            # serving what it has.
-            log.exception("knowledge base: applying changes failed; retrying in %s s",
-                          POLL_SECONDS)
 
 
 async def _synced(request: web.Request) -> None:

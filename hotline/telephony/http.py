@@ -28,12 +28,12 @@ from hotline import localtime
 from hotline.auth import allow
 from hotline.errors import Conflict, InvalidInput, NotFound
 from hotline.models import Role, User
-from hotline.telephony import service
+from hotline.telephony import service, wiring
 from hotline.telephony.calls import CallRecord
 from hotline.telephony.models import CALLBACK_OUTCOMES
 from hotline.telephony.rollup import StoredMetrics
 from hotline.web.api import ok
-from hotline.web.keys import DB, REGISTRY, SETTINGS, principal
+from hotline.web.keys import DB, REGISTRY, SERVICES, SETTINGS, principal
 from hotline.web.pages import page
 from hotline.web.validation import (
     body,
@@ -296,15 +296,16 @@ def setup(app: web.Application) -> None:
     app.router.add_static("/calls/static", HERE / "static")
 
     async def call_tracking_ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        if not settings.ami.enabled:
-            log.info("call tracking off (ami.enabled = false)")
-            app[STORED_METRICS] = StoredMetrics(app[DB], settings.policy)
+        # After the app's services context (hotline.bootstrap): the ami worker, when this
+        # process has that role and ami.enabled, is following the PBX by now.
+        services = app[SERVICES]
+        app[STORED_METRICS] = services[wiring.STORED_METRICS]
+        center = services.get(wiring.CENTER)
+        if center is None:
+            log.info("call tracking: this process does not follow a PBX (ami.enabled = %s); "
+                     "the board shows the stored calls", app[SETTINGS].ami.enabled)
             yield
             return
-        # After the database context: app[DB] exists here.
-        center = service.CallCenter.from_settings(app[DB], settings)
-        await center.start()
         app[CENTER] = center
         collector = CallTrackingCollector(center)
         app[REGISTRY].register(collector)  # type: ignore[arg-type]
@@ -312,7 +313,6 @@ def setup(app: web.Application) -> None:
             yield
         finally:
             app[REGISTRY].unregister(collector)  # type: ignore[arg-type]
-            await center.stop()
 
     app.cleanup_ctx.append(call_tracking_ctx)
 

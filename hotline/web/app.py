@@ -28,15 +28,15 @@ from sqlalchemy import text
 from sla.calendar import WorkCalendar
 from hotline.accounts import SESSION_LIFETIME, LoginGuard
 from hotline.auth import allow, public
-from hotline import logs
+from hotline import bootstrap, logs
 from hotline.config import ConfigError, Settings
 from hotline.features import FEATURES
-from hotline.db import Database, DatabaseBusy, current_revision, upgrade
+from hotline.db import Database, DatabaseBusy, current_revision
 from hotline.localtime import SHANGHAI
 from hotline.models import Role
 from hotline.web import api, openapi, pages
 from hotline.web.errors import error_middleware
-from hotline.web.keys import DB, PRINCIPAL, REGISTRY, REQUEST_ID, SETTINGS, THROTTLE
+from hotline.web.keys import DB, PRINCIPAL, REGISTRY, REQUEST_ID, SERVICES, SETTINGS, THROTTLE
 from hotline.web.security import auth_middleware, csrf_middleware
 from hotline.web.validation import input_middleware
 
@@ -179,9 +179,12 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> web.Application:
+def create_app(settings: Settings, *, database: Database | None = None,
+               roles: frozenset[str] = frozenset(bootstrap.ROLES)) -> web.Application:
     """Build the application. `database` lets tests hand in an already-migrated database;
-    otherwise the engine is created (and migrated unless disabled) on startup."""
+    otherwise the engine is created (and migrated unless disabled) on startup. The services
+    are built once (hotline.bootstrap) and the workers of `roles` run with the app (the web
+    role's always)."""
     logs.quiet_client_errors()
     registry = CollectorRegistry()
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[
@@ -204,19 +207,23 @@ def create_app(settings: Settings, *, database: Database | None = None) -> web.A
     aiohttp_jinja2.setup(app, loader=_template_loader(),
                          autoescape=jinja2.select_autoescape(["html"]))
 
-    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-        db = database or Database.from_url(settings.resolved_database_url)
-        if database is None and settings.upgrade_on_start:
-            await upgrade(db)
-        app[DB] = db
-        app[THROTTLE] = LoginGuard(db, settings.login_max_failures,
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Before every feature's context: they find their services here.
+        services = await bootstrap.build(settings, db=database)
+        app[SERVICES] = services
+        app[DB] = services.db
+        app[THROTTLE] = LoginGuard(services.db, settings.login_max_failures,
                                    settings.login_window_seconds)
-        log.info("database ready: %s", db.engine.dialect.name)
-        yield
-        if database is None:
-            await db.dispose()
+        log.info("database ready: %s", services.db.engine.dialect.name)
+        running = bootstrap.Running()
+        try:
+            await running.start(bootstrap.workers(services, roles | {"web"}))
+            yield
+        finally:
+            await running.stop()
+            await services.close()
 
-    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(services_ctx)
 
     app.router.add_routes(api.routes)
     app.router.add_routes(openapi.routes)

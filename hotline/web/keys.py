@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from hotline.accounts import LoginGuard
 from hotline.auth import Principal
+from hotline.bootstrap import Services
 from hotline.config import Settings
 from hotline.db import Database
 
@@ -14,6 +15,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 THROTTLE = web.AppKey("login_guard", LoginGuard)
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+SERVICES = web.AppKey("services", Services)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)

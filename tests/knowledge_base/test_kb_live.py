@@ -13,6 +13,7 @@ import pytest
 from hotline.db import Database
 from hotline.web.app import create_app
 from knowledge_base import http as kb_http
+from knowledge_base import wiring as kb_wiring
 from knowledge_base import service
 from knowledge_base.importer import load_sample_articles
 from tests.conftest import login
@@ -97,7 +98,7 @@ async def test_bad_queries_get_a_clear_answer(kb_client):
 
 async def test_publish_edit_retire_reach_another_process(aiohttp_client, settings, db, other_db,
                                                          accounts, monkeypatch):
-    monkeypatch.setattr(kb_http, "POLL_SECONDS", 0.2)
+    monkeypatch.setattr(kb_wiring, "POLL_SECONDS", 0.2)
     editor_app = await aiohttp_client(create_app(settings, database=db))
     agent_app = await aiohttp_client(create_app(settings, database=other_db))
     editor = await headers_for(editor_app, "editor")
@@ -152,7 +153,7 @@ async def test_a_second_instance_starts_with_what_is_published(aiohttp_client, s
 
 @pytest.mark.expect_errors("hotline.kb")
 async def test_poll_errors_are_logged_and_polling_goes_on(monkeypatch, caplog):
-    monkeypatch.setattr(kb_http, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(kb_wiring, "POLL_SECONDS", 0.01)
 
     class Flaky:
         calls = 0
@@ -164,7 +165,7 @@ async def test_poll_errors_are_logged_and_polling_goes_on(monkeypatch, caplog):
             return 0
 
     with caplog.at_level(logging.ERROR, logger="hotline.kb"):
-        task = asyncio.create_task(kb_http._poll(Flaky(), None))
+        task = asyncio.create_task(kb_wiring._poll(Flaky(), None))
         while Flaky.calls < 3:
             await asyncio.sleep(0.01)
         task.cancel()
