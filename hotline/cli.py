@@ -22,7 +22,7 @@ from hotline.logs import AccessLogger
 
 
 log = logging.getLogger("hotline.cli")
-SWITCH_INTERVAL_S = 0.001  # for the service process: see cmd_serve
+SWITCH_INTERVAL_S = 0.001  # for service processes: see _service_process
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -82,11 +82,26 @@ async def _database_ready(settings: Settings) -> None:
         await db.dispose()
 
 
+def _service_process() -> None:
+    # Every SQLite statement is a hand-off to aiosqlite's thread and back; with CPython's
+    # default 5 ms switch interval a busy event loop kept the finished statement waiting for
+    # the GIL. At 1 ms: KB search 353 -> 515 requests/s on SQLite (benchmarks/http_load.py).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    """`serve` is `run --role all`."""
+    args.role = "all"
+    return cmd_run(args)
 
-    from hotline.web.app import SHUTDOWN_GRACE_S, create_app
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from hotline import bootstrap
+
+    try:
+        roles = bootstrap.parse_roles(args.role)
+    except ValueError as exc:
+        raise SystemExit(f"hotline run: {exc}") from None
     settings = settings_from(args)
     changes: dict[str, Any] = {}
     if args.host:
@@ -97,17 +112,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
         changes["upgrade_on_start"] = False
     settings = settings.replace(**changes)
     setup_logging(settings.log_level)
-    # Every SQLite statement is a hand-off to aiosqlite's thread and back; with CPython's
-    # default 5 ms switch interval a busy event loop kept the finished statement waiting for
-    # the GIL. At 1 ms: KB search 353 -> 515 requests/s on SQLite (benchmarks/http_load.py).
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    _service_process()
+    if "web" not in roles:
+        asyncio.run(_database_ready(settings))
+        asyncio.run(_run_workers(settings, roles))
+        return 0
+    from aiohttp import web
+
+    from hotline.web.app import SHUTDOWN_GRACE_S, create_app
+
     with listening_socket(settings.host, settings.port) as sock:
         asyncio.run(_database_ready(settings))
-        web.run_app(create_app(settings), sock=sock, access_log_class=AccessLogger,
+        web.run_app(create_app(settings, roles=roles), sock=sock, access_log_class=AccessLogger,
                     shutdown_timeout=SHUTDOWN_GRACE_S,
                     print=lambda msg: print(
-            f"hotline serving on http://{settings.host}:{settings.port}"))
+            f"hotline serving on http://{settings.host}:{settings.port} "
+            f"(roles: {', '.join(sorted(roles))})"))
     return 0
+
+
+async def _run_workers(settings: Settings, roles: frozenset[str]) -> None:
+    """A process without the web role: its workers run until SIGINT or SIGTERM."""
+    import signal
+
+    from hotline import bootstrap
+
+    services = await bootstrap.build(settings)
+    running = bootstrap.Running()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        workers = bootstrap.workers(services, roles)
+        if not workers:
+            log.warning("no worker has the roles %s here (ami.enabled = %s): nothing to run",
+                        ", ".join(sorted(roles)), settings.ami.enabled)
+            return
+        await running.start(workers)
+        print(f"hotline running {', '.join(w.name for w in running.workers)}", flush=True)
+        await stop.wait()
+    finally:
+        await running.stop()
+        await services.close()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -121,10 +168,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         changes["port"] = args.port
     settings = settings.replace(**changes)
     setup_logging(settings.log_level)
-    # Every SQLite statement is a hand-off to aiosqlite's thread and back; with CPython's
-    # default 5 ms switch interval a busy event loop kept the finished statement waiting for
-    # the GIL. At 1 ms: KB search 353 -> 515 requests/s on SQLite (benchmarks/http_load.py).
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    _service_process()
     with listening_socket(settings.host, settings.port) as sock:
         return demo.run(settings, sock)
 
@@ -289,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--no-upgrade", action="store_true", help="do not migrate the database on start")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("run", help="run the service with some roles only (serve = all of them)")
+    p.add_argument("--role", default="all",
+                   help="comma-separated roles of this process: web (HTTP), ami (follow the "
+                        "PBX), pump (follow-ups), agi (IVR), or all")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--no-upgrade", action="store_true", help="do not migrate the database on start")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="load sample data and demo accounts, then serve")
     p.add_argument("--host")
