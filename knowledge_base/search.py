@@ -50,8 +50,8 @@ from knowledge_base.query import (
     Query,
     parse_query,
 )
-from knowledge_base.scoring import BODY_WEIGHT, HOMOPHONE_CREDIT, evidence, rescore
-from knowledge_base.snippets import SNIPPET_CACHE, SNIPPET_CHARS, snippet
+from knowledge_base.scoring import BODY_WEIGHT, HOMOPHONE_CREDIT, Scorer
+from knowledge_base.snippets import SNIPPET_CACHE, SNIPPET_CHARS, Snippets
 from knowledge_base.synonyms import Synonyms
 
 __all__ = [
@@ -110,6 +110,7 @@ class SearchIndex:
 
     def __init__(self, synonyms: Synonyms) -> None:
         self._synonyms = synonyms
+        self._snippets = Snippets(synonyms)
         self._entries: list[Entry | None] = []
         self._slot_by_id: dict[str, int] = {}
         self._post_head: dict[str, list[int]] = {}
@@ -190,12 +191,13 @@ class SearchIndex:
         if parsed is None:
             return []
         candidates = self._candidates(parsed, category)
+        scorer = Scorer(parsed)
         scored: list[tuple[float, int]] = []
         for slot in candidates:
             entry = self._entries[slot]
             if entry is None:
                 continue
-            score = rescore(parsed, entry)
+            score = scorer.score(entry)
             if score >= MIN_SCORE:
                 scored.append((score, slot))
         # Ties keep index order (older articles first) so results are stable.
@@ -206,14 +208,15 @@ class SearchIndex:
                 break
             entry = self._entries[slot]
             assert entry is not None
-            if score < CONFIDENT_SCORE and evidence(parsed, entry) < MIN_EVIDENCE:
+            found = scorer.found(entry)
+            if score < CONFIDENT_SCORE and scorer.evidence(found) < MIN_EVIDENCE:
                 continue
             hits.append(
                 Hit(
                     id=entry.doc.id,
                     score=round(score, 1),
                     title=entry.doc.title,
-                    snippet=snippet(parsed, entry, self._synonyms),
+                    snippet=self._snippets.snippet(parsed, found, entry),
                 )
             )
         return hits

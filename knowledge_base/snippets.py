@@ -3,90 +3,177 @@
 from __future__ import annotations
 
 import functools
-from typing import Iterator
+from bisect import bisect_left
+from dataclasses import dataclass
+from itertools import accumulate
+from operator import sub
 
 from knowledge_base.entries import Entry
 from knowledge_base.query import FILLER, Gram, Query
-from knowledge_base.scoring import match
-from knowledge_base.synonyms import Synonyms, SynonymSpan
+from knowledge_base.synonyms import Synonyms
 from knowledge_base.text import cjk_syllables, is_cjk, normalize_aligned
 
 SNIPPET_CHARS = 64
+# Snippets locate matches in the articles' questions and answers, the same texts search after
+# search: their normalised and syllable forms and synonym spans were ~35 % of the cost of a
+# search (2.0 -> 1.3 ms per dev query here), so they are prepared once and kept in LRU caches
+# of this many texts. Callers only read the cached values.
+SNIPPET_CACHE = 8192
+# A pair of initials inside running text longer than this is not marked (see _hit_mask).
+_INITIALS_MARK_CHARS = 2 * SNIPPET_CHARS // 3
 
 
-def snippet(query: Query, entry: Entry, synonyms: Synonyms) -> tuple[tuple[str, bool], ...]:
-    """Excerpt of the question or answer that best shows why the article matched."""
-    doc = entry.doc
-    texts = [t for t in (*doc.questions, doc.answer) if t]
-    if not texts:
-        return ()
-    # Only grams that matched this article somewhere are worth locating.
-    grams = [
-        g
-        for g in query.grams
-        if not (len(g.text) == 1 and g.text in FILLER)
-        and (match(g, entry.head) or match(g, entry.body))
-    ]
-    aligned = [_aligned(t) for t in texts]
-    # Cheap choice first (exact characters only); sound and initials matches are located
-    # only in the chosen text, or in all texts when no characters matched anywhere.
-    exact = [sum(g.weight for g in grams if g.text and g.text in flat) for flat, _ in aligned]
-    best = max(range(len(texts)), key=lambda i: (exact[i], -i))
-    if exact[best] > 0:
-        order = [best]
-    else:
-        order = list(range(len(texts)))
-    best_mask: list[bool] | None = None
-    best_weight = -1.0
-    for i in order:
-        mask, weight = _hit_mask(synonyms, grams, texts[i], *aligned[i])
-        if weight > best_weight:
-            best, best_mask, best_weight = i, mask, weight
-    assert best_mask is not None
-    return _excerpt(texts[best], best_mask)
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A question or answer prepared for locating matches."""
+
+    flat: str  # normalize_aligned(text): one character per character of text
+    origin: list[int] | None  # flat[i] comes from text[origin[i]]; None when that is i
+    # Synonym terms found in flat: (start, end, term, its aliases joined by "\n").
+    spans: tuple[tuple[int, int, str, str], ...]
 
 
-def _hit_mask(
-    synonyms: Synonyms, grams: list[Gram], text: str, flat: str, origin: list[int]
-) -> tuple[list[bool], float]:
+def _prepare(synonyms: Synonyms, text: str) -> _Text:
+    flat, origin = normalize_aligned(text)
+    identity = len(origin) == len(text) and all(i == o for i, o in enumerate(origin))
+    spans = tuple(
+        (s.start, s.end, s.term, "\n".join(s.aliases)) for s in synonyms.find(flat)
+    )
+    return _Text(flat, None if identity else origin, spans)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sounds:
+    """Syllable and initial of each character of a flat text (a non-CJK character is its own
+    syllable), for locating sound-alike and typed-pinyin matches."""
+
+    # " s0 s1 s2 … ": a gram's " a b " is found with one str.find. None when a syllable is
+    # empty or holds a space other than a lone " ", where that reading would be ambiguous.
+    line: str | None
+    starts: list[int]  # line[starts[i]] is the space before syllable i
+    syllables: list[str]
+    initials: str  # one letter (or " ") per character
+
+    def positions(self, py: str) -> list[tuple[int, int]]:
+        """(start, end) character ranges whose syllables are those of py (" a b ")."""
+        n = py.count(" ") - 1
+        if self.line is None:
+            wanted = py.split()
+            syl = self.syllables
+            return [(i, i + n) for i in range(len(syl) - n + 1) if syl[i : i + n] == wanted]
+        out: list[tuple[int, int]] = []
+        line, starts = self.line, self.starts
+        at = line.find(py)
+        while at >= 0:
+            i = bisect_left(starts, at)
+            out.append((i, i + n))
+            at = line.find(py, at + 1)
+        return out
+
+
+@functools.lru_cache(maxsize=SNIPPET_CACHE)
+def _sounds(flat: str) -> _Sounds:
+    syllables: list[str] = []
+    run: list[str] = []
+    for ch in flat:
+        if is_cjk(ch):
+            run.append(ch)
+            continue
+        if run:
+            syllables.extend(cjk_syllables("".join(run)))
+            run.clear()
+        syllables.append(ch)
+    if run:
+        syllables.extend(cjk_syllables("".join(run)))
+    initials = "".join(s[0] if s and s != " " else " " for s in syllables)
+    line: str | None = None
+    starts = list(accumulate((len(s) + 1 for s in syllables[:-1]), initial=0))
+    if all(s and (s == " " or " " not in s) for s in syllables):
+        line = " " + " ".join(syllables) + " "
+    return _Sounds(line, starts, syllables, initials)
+
+
+class Snippets:
+    """Snippet maker of one index: its synonyms, and a cache of the texts it prepared."""
+
+    def __init__(self, synonyms: Synonyms) -> None:
+        self._prepared = functools.lru_cache(maxsize=SNIPPET_CACHE)(
+            functools.partial(_prepare, synonyms)
+        )
+
+    def snippet(
+        self, query: Query, found: list[bool], entry: Entry
+    ) -> tuple[tuple[str, bool], ...]:
+        """Excerpt of the question or answer that best shows why the article matched.
+
+        found: whether each gram of the query matched the article somewhere (Scorer.found).
+        """
+        doc = entry.doc
+        texts = [t for t in (*doc.questions, doc.answer) if t]
+        if not texts:
+            return ()
+        # Only grams that matched this article somewhere are worth locating.
+        grams = [
+            g
+            for g, hit in zip(query.grams, found)
+            if hit and not (len(g.text) == 1 and g.text in FILLER)
+        ]
+        prepared = [self._prepared(t) for t in texts]
+        # Cheap choice first (exact characters only); sound and initials matches are located
+        # only in the chosen text, or in all texts when no characters matched anywhere.
+        exact_grams = [(g.text, g.weight) for g in grams if g.text]
+        exact = [sum(w for t, w in exact_grams if t in p.flat) for p in prepared]
+        best = max(range(len(texts)), key=lambda i: (exact[i], -i))
+        if exact[best] > 0:
+            order = [best]
+        else:
+            order = list(range(len(texts)))
+        best_mask: list[bool] | None = None
+        best_weight = -1.0
+        for i in order:
+            mask, weight = _hit_mask(grams, texts[i], prepared[i])
+            if weight > best_weight:
+                best, best_mask, best_weight = i, mask, weight
+        assert best_mask is not None
+        return _excerpt(texts[best], best_mask)
+
+
+def _hit_mask(grams: list[Gram], text: str, prepared: _Text) -> tuple[list[bool], float]:
     """Which characters of text match the query, and the query weight they account for."""
     mask = [False] * len(text)
-    syllables: list[str] | None = None
-    initials = ""
-    spans = _spans(synonyms, flat)
+    flat, origin, spans = prepared.flat, prepared.origin, prepared.spans
+    sounds: _Sounds | None = None
     matched = 0.0
     for gram in grams:
         positions: list[tuple[int, int]] = []
-        if gram.text:
-            positions.extend(_find_all(flat, gram.text))
-            if len(gram.text) > 1:
-                for span in spans:
-                    if gram.text not in span.term and any(gram.text in a for a in span.aliases):
-                        positions.append((span.start, span.end))
+        gt = gram.text
+        if gt:
+            positions = _find_all(flat, gt)
+            if len(gt) > 1:
+                for start, end, term, aliases in spans:
+                    if gt in aliases and gt not in term:
+                        positions.append((start, end))
         if not positions and (gram.py or gram.ini):
-            if syllables is None:
-                syllables = _char_syllables(flat)
-                initials = "".join(s[0] if s and s != " " else " " for s in syllables)
+            if sounds is None:
+                sounds = _sounds(flat)
             if gram.py:
-                wanted = gram.py.split()
-                n = len(wanted)
-                positions.extend(
-                    (i, i + n)
-                    for i in range(len(syllables) - n + 1)
-                    if syllables[i : i + n] == wanted
-                )
+                positions = sounds.positions(gram.py)
             if not positions and gram.ini:
-                positions.extend(_find_all(initials, gram.ini))
+                positions = _find_all(sounds.initials, gram.ini)
         if not positions:
             continue
         matched += gram.weight
-        if _lone(gram) or (len(gram.ini) == 2 and len(text) > 2 * SNIPPET_CHARS // 3):
+        if _lone(gram) or (len(gram.ini) == 2 and len(text) > _INITIALS_MARK_CHARS):
             # A lone character or syllable found here and there says little, and so does a
             # pair of initials inside running text; marking them is noise.
             continue
-        for start, end in positions:
-            for p in range(start, end):
-                mask[origin[p]] = True
+        if origin is None:
+            for start, end in positions:
+                mask[start:end] = [True] * (end - start)
+        else:
+            for start, end in positions:
+                for p in range(start, end):
+                    mask[origin[p]] = True
     return mask, matched
 
 
@@ -97,40 +184,15 @@ def _lone(gram: Gram) -> bool:
     return bool(gram.py) and gram.py.count(" ") == 2
 
 
-# Snippets locate matches in the articles' questions and answers, the same texts search after
-# search: their normalised and syllable forms and synonym spans were ~35 % of the cost of a
-# search (2.0 -> 1.3 ms per dev query here). Callers only read the cached lists.
-SNIPPET_CACHE = 8192
-_aligned = functools.lru_cache(maxsize=SNIPPET_CACHE)(normalize_aligned)
-
-
-@functools.lru_cache(maxsize=SNIPPET_CACHE)
-def _spans(synonyms: Synonyms, flat: str) -> list[SynonymSpan]:
-    return synonyms.find(flat)
-
-
-@functools.lru_cache(maxsize=SNIPPET_CACHE)
-def _char_syllables(flat: str) -> list[str]:
-    out: list[str] = []
-    run: list[str] = []
-    for ch in flat:
-        if is_cjk(ch):
-            run.append(ch)
-            continue
-        if run:
-            out.extend(cjk_syllables("".join(run)))
-            run.clear()
-        out.append(ch)
-    if run:
-        out.extend(cjk_syllables("".join(run)))
-    return out
-
-
-def _find_all(haystack: str, needle: str) -> Iterator[tuple[int, int]]:
+def _find_all(haystack: str, needle: str) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of needle, overlapping ones included."""
+    out: list[tuple[int, int]] = []
+    n = len(needle)
     start = haystack.find(needle)
     while start >= 0:
-        yield start, start + len(needle)
+        out.append((start, start + n))
         start = haystack.find(needle, start + 1)
+    return out
 
 
 def _excerpt(text: str, mask: list[bool]) -> tuple[tuple[str, bool], ...]:
@@ -138,30 +200,36 @@ def _excerpt(text: str, mask: list[bool]) -> tuple[tuple[str, bool], ...]:
     n = len(text)
     start = 0
     if n > SNIPPET_CHARS:
-        best = -1
-        hits_prefix = [0]
-        for flag in mask:
-            hits_prefix.append(hits_prefix[-1] + flag)
-        for s in range(0, n - SNIPPET_CHARS + 1):
-            count = hits_prefix[s + SNIPPET_CHARS] - hits_prefix[s]
-            if count > best:
-                best, start = count, s
-        # Start a little before the first hit of the window so it reads in context, as far
-        # as that keeps the window's last hit.
-        window = [i for i in range(start, start + SNIPPET_CHARS) if mask[i]]
-        if window:
-            start = max(0, min(start, window[0] - 8), window[-1] - SNIPPET_CHARS + 1)
+        # Hits in each window of SNIPPET_CHARS characters; the first densest window wins.
+        prefix = list(accumulate(mask, initial=0))
+        counts = list(map(sub, prefix[SNIPPET_CHARS:], prefix[: n - SNIPPET_CHARS + 1]))
+        best = max(counts)
+        start = counts.index(best)
+        if best > 0:
+            # Start a little before the first hit of the window so it reads in context, as
+            # far as that keeps the window's last hit.
+            first = mask.index(True, start, start + SNIPPET_CHARS)
+            last = start + SNIPPET_CHARS - 1 - mask[start : start + SNIPPET_CHARS][::-1].index(True)
+            start = max(0, min(start, first - 8), last - SNIPPET_CHARS + 1)
     end = min(n, start + SNIPPET_CHARS)
     pieces: list[tuple[str, bool]] = []
     if start > 0:
         pieces.append(("…", False))
-    for i in range(start, end):
+    # Runs of equal flags become one piece each, except that a piece which is a lone "…"
+    # (as the text itself may hold) is never extended, like the leading ellipsis.
+    i = start
+    while i < end:
         flag = mask[i]
-        if pieces and pieces[-1][1] == flag and pieces[-1][0] != "…":
-            pieces[-1] = (pieces[-1][0] + text[i], flag)
-        else:
-            pieces.append((text[i], flag))
+        try:
+            j = mask.index(not flag, i, end)
+        except ValueError:
+            j = end
+        k = i
+        while k < j - 1 and text[k] == "…":
+            pieces.append(("…", flag))
+            k += 1
+        pieces.append((text[k:j], flag))
+        i = j
     if end < n:
         pieces.append(("…", False))
     return tuple(pieces)
-
