@@ -32,10 +32,11 @@ public names.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from typing import Iterable, Mapping
@@ -53,6 +54,7 @@ from knowledge_base.query import (
 from knowledge_base.scoring import BODY_WEIGHT, HOMOPHONE_CREDIT, Scorer
 from knowledge_base.snippets import SNIPPET_CACHE, SNIPPET_CHARS, Snippets
 from knowledge_base.synonyms import Synonyms
+from knowledge_base.text import RAW_QUERY_LIMIT
 
 __all__ = [
     "BODY_WEIGHT",
@@ -64,6 +66,7 @@ __all__ = [
     "IDF_CAP",
     "MIN_EVIDENCE",
     "MIN_SCORE",
+    "PARSE_CACHE",
     "SNIPPET_CACHE",
     "SNIPPET_CHARS",
     "SPECIFIC_IDF",
@@ -94,6 +97,11 @@ COMMON_KEY_SHARE = 0.15
 # of one binary search relative to one step through a posting list (see _candidates).
 _POOL = 8 * CANDIDATES
 _PROBE_COST = 4
+# Parsed queries kept per index, by query text: agents repeat queries (the same question on many
+# calls, a category or limit changed), and a parse is about a tenth of a search. Weights depend
+# on document frequencies, so any change to the index empties it.
+PARSE_CACHE = 512
+_MISS = object()
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class SearchIndex:
         self._char_df: Counter[str] = Counter()
         self._latin_df: Counter[str] = Counter()
         self._live = 0
+        self._parsed: OrderedDict[str, Query | None] = OrderedDict()
 
     # ------------------------------------------------------------------ building
 
@@ -143,6 +152,7 @@ class SearchIndex:
         self._entries.append(entry)
         self._slot_by_id[doc.id] = slot
         self._live += 1
+        self._parsed.clear()
         head_keys, body_keys = keys_of(entry)
         # Slots only grow, so every posting list stays sorted (remove() relies on it).
         for key in head_keys:
@@ -162,6 +172,7 @@ class SearchIndex:
         assert entry is not None
         self._entries[slot] = None
         self._live -= 1
+        self._parsed.clear()
         head_keys, body_keys = keys_of(entry)
         for postings, keys in ((self._post_head, head_keys), (self._post_body, body_keys)):
             for key in keys:
@@ -222,13 +233,26 @@ class SearchIndex:
         return hits
 
     def _parse(self, query: str) -> Query | None:
-        return parse_query(
-            query,
+        key = query[:RAW_QUERY_LIMIT]
+        cache = self._parsed
+        parsed = cache.get(key, _MISS)
+        if parsed is not _MISS:
+            # Another caller may have evicted it meanwhile; it is returned all the same.
+            with contextlib.suppress(KeyError):
+                cache.move_to_end(key)
+            return parsed  # type: ignore[return-value]
+        parsed = parse_query(
+            key,
             n_docs=max(self._live, 1),
             key_df=self._key_df,
             char_df=self._char_df,
             latin_df=self._latin_df,
         )
+        cache[key] = parsed
+        while len(cache) > PARSE_CACHE:
+            with contextlib.suppress(KeyError):
+                cache.popitem(last=False)
+        return parsed
 
     def _key_df(self, key: str) -> int:
         return len(self._post_head.get(key, ())) + len(self._post_body.get(key, ()))

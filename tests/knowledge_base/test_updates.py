@@ -77,3 +77,16 @@ def test_empty_index(articles):
     assert empty.search("护照遗失补发") == []
     empty.upsert(articles[0])
     assert empty.search(articles[0].title)[0].id == articles[0].id
+
+
+def test_queries_parsed_before_a_change_are_weighted_by_the_index_after_it(fresh, articles):
+    # Parsed queries are cached; their weights come from document frequencies.
+    for q in QUERIES:
+        fresh.search(q)
+    for a in articles[:30]:
+        fresh.remove(a.id)
+    rebuilt = SearchIndex.build(articles[30:], default_synonyms())
+    assert {q: fresh.search(q) for q in QUERIES} == {q: rebuilt.search(q) for q in QUERIES}
+    fresh.upsert(NEW)
+    rebuilt.upsert(NEW)
+    assert {q: fresh.search(q) for q in QUERIES} == {q: rebuilt.search(q) for q in QUERIES}
