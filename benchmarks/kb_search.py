@@ -24,7 +24,6 @@ import json
 import random
 import re
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from hotline.auth import Principal
 from hotline.models import Role
 from knowledge_base import service
@@ -96,7 +94,7 @@ async def test_create_edit_publish_retire_with_versions_and_diff(client, account
     assert [f["field"] for f in diff["fields"]] == ["status"]
 
     # The retired article stays readable, with its history, by its id.
-    agent = await as_user(client, "agent1")
+    await as_user(client, "agent1")  # the rest is read as an agent
     got = await (await client.get(f"/api/v1/kb/articles/{a['id']}")).json()
     assert got["status"] == "retired" and got["fee"] == "不收费"
     assert "changed_by" not in got  # editorial detail is for editors and managers
