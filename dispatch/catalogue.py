@@ -7,7 +7,7 @@ Two layers decide where a request goes:
   a district falls to that district's government). Managers add explicit rules on top
   (`dispatch_catalogue` table); an explicit rule for (category, district), else for (category,
   any district), puts its unit first in the suggestions.
-* the router (`dispatch/routing.py`): unit keywords, locality and the history of answered
+* the router (`dispatch/routing/`): unit keywords, locality and the history of answered
   tickets rank every unit; the agent confirms one.
 """
 
