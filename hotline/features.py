@@ -39,12 +39,12 @@ class Feature:
 FEATURES: tuple[Feature, ...] = (
     Feature(
         "knowledge_base", models="knowledge_base.models", templates="knowledge_base",
-        web="knowledge_base.http", cli="knowledge_base.cli", wiring="knowledge_base.wiring",
+        web="knowledge_base.web", cli="knowledge_base.cli", wiring="knowledge_base.wiring",
         nav={Role.KB_EDITOR: ((10, "/kb/editor", "知识库编辑"), (20, "/kb/gaps", "知识缺口")),
              Role.MANAGER: ((40, "/kb/gaps", "知识缺口"),)},
         panels={"desk": ((20, "kb/desk_search.html"),)}),
     Feature(
-        "dispatch", models="dispatch.models", templates="dispatch", web="dispatch.http",
+        "dispatch", models="dispatch.models", templates="dispatch", web="dispatch.web",
         cli="dispatch.cli", wiring="dispatch.wiring",
         nav={Role.AGENT: ((20, "/tickets/new", "新建工单"), (30, "/tickets/callbacks", "回访")),
              Role.UNIT_HANDLER: ((20, "/unit/tickets", "工单办理"),),

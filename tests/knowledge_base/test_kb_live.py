@@ -12,7 +12,7 @@ import pytest
 
 from hotline.db import Database
 from hotline.web.app import create_app
-from knowledge_base import http as kb_http
+from knowledge_base import web as kb_web
 from knowledge_base import wiring as kb_wiring
 from knowledge_base import service
 from knowledge_base.importer import load_sample_articles
@@ -146,7 +146,7 @@ async def test_a_second_instance_starts_with_what_is_published(aiohttp_client, s
     second = await aiohttp_client(create_app(settings, database=other_db))
     await login(second, "agent1")
     assert (await search(second, "社保卡丢了"))["hits"]
-    live = first.server.app[kb_http.LIVE_INDEX]
+    live = first.server.app[kb_web.LIVE_INDEX]
     assert await live.sync(db) == 240 and len(live.meta) == 240  # one big change: rebuilt
     assert await live.sync(db) == 0
 
