@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 import enum
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Union
+from typing import Any, Callable, ClassVar, Union
 
 from hotline.errors import Conflict, InvalidInput, PermissionDenied
 from sla.deadlines import FollowupKind
@@ -439,13 +439,14 @@ def _supervise(s: TicketState, c: Supervise) -> TicketState:
     return s
 
 
-_EFFECTS: dict[type, Callable[[TicketState, object], TicketState]] = {
+# Each effect takes the one command type it is listed under.
+_EFFECTS: dict[type, Callable[[TicketState, Any], TicketState]] = {
     AnswerOnSpot: _answer_on_spot, Dispatch: _dispatch, Sign: _sign, Return: _return,
     Redispatch: _redispatch, SendBack: _send_back, RequestExtension: _request_extension,
     ApproveExtension: _approve_extension, RefuseExtension: _refuse_extension, Reply: _reply,
     MasterReplied: _master_replied, CallBack: _callback, Close: _close, Reopen: _reopen,
     Merge: _merge, Supervise: _supervise,
-}  # type: ignore[dict-item]
+}
 
 
 def apply(state: TicketState, command: Command) -> TicketState:

@@ -27,9 +27,9 @@ apart. Calls are placed in a window or bucket by their queue-entry time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import ClassVar, Iterable, Mapping, Protocol, Sequence
 
 from hotline.localtime import SHANGHAI
 
@@ -197,9 +197,11 @@ class Tally:
     longest_wait_s: int | None = None
     agents: dict[str, list[int]] = field(default_factory=dict)  # name -> AGENT_FIELDS
 
-    _SUMS = ("offered", "answered", "abandoned", "timed_out", "answered_within_sl",
-             "abandoned_within_sl", "ring_no_answer", "hold_total_s", "short_abandons",
-             "unknown", "waiting")
+    # The running sums (merge adds and takes them away), every field but the maximum and agents.
+    _SUMS: ClassVar[tuple[str, ...]] = (
+        "offered", "answered", "abandoned", "timed_out", "answered_within_sl",
+        "abandoned_within_sl", "ring_no_answer", "hold_total_s", "short_abandons", "unknown",
+        "waiting")
 
     @property
     def calls(self) -> int:
@@ -283,8 +285,7 @@ class Tally:
                 mine[:] = [a - b for a, b in zip(mine, values)]
 
     def copy(self) -> "Tally":
-        return Tally(*(getattr(self, n) for n in self._SUMS), self.longest_wait_s,
-                     {name: list(v) for name, v in self.agents.items()})
+        return replace(self, agents={name: list(v) for name, v in self.agents.items()})
 
     def metrics(self, service_level_s: int = 15) -> Metrics:
         members = {name: AgentMetrics(*a) for name, a in self.agents.items()

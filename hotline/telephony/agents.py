@@ -16,7 +16,7 @@ during which app_queue does not ring the member.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from hotline.telephony import events as ev
 
@@ -213,7 +213,8 @@ def _on_resync(state: LiveState, e: ev.Resync) -> LiveState:
     return LiveState(state.members, waiting, state.default_wrapup_s)
 
 
-HANDLERS: dict[type, Callable[[LiveState, object], LiveState]] = {
+# Each handler takes the one event type it is listed under.
+HANDLERS: dict[type, Callable[[LiveState, Any], LiveState]] = {
     ev.QueueMemberStatus: _on_member_status,
     ev.QueueMemberPause: _on_pause,
     ev.QueueMemberAdded: _on_added,
@@ -226,7 +227,7 @@ HANDLERS: dict[type, Callable[[LiveState, object], LiveState]] = {
     ev.QueueCallerJoin: _on_join,
     ev.QueueCallerLeave: _on_leave,
     ev.Resync: _on_resync,
-}  # type: ignore[dict-item]
+}
 
 
 def apply(state: LiveState, event: object) -> LiveState:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from hotline.telephony import events as ev
 from sla.metrics import ABANDONED, ANSWERED, TIMED_OUT
@@ -436,7 +436,8 @@ def _unchanged(state: CallState) -> CallState:
     return state if not state.finished else CallState(state.calls, state.dialled)
 
 
-_Handler = Callable[[CallState, object], CallState]
+# Each handler takes the one event type it is listed under.
+_Handler = Callable[[CallState, Any], CallState]
 
 HANDLERS: dict[type, _Handler] = {
     ev.Newchannel: _on_newchannel,
@@ -451,7 +452,7 @@ HANDLERS: dict[type, _Handler] = {
     ev.HangupRequest: _on_hangup_request,
     ev.Hangup: _on_hangup,
     ev.Resync: _on_resync,
-}  # type: ignore[dict-item]
+}
 
 
 def apply(state: CallState, event: object) -> CallState:
