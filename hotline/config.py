@@ -21,64 +21,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from hotline.localtime import zone
+from hotline.policy import Policy
 
 
 class ConfigError(ValueError):
     """A setting is missing, malformed or out of range; the message names the setting."""
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """Numbers the hotline is held to. Change them here (or via settings), never inline."""
-
-    # Seed notice (the city's 12345 hotline work plan): answer within 15 s of ringing.
-    service_level_seconds: int = 15
-    # Seed notice: connection rate (接通率 = answered / offered) must stay above 80 %.
-    connect_rate_target: float = 0.80
-    # GB/T 33358-2016 (政务热线服务规范) reference: 95 % connection rate over 24 hours.
-    gbt33358_connect_rate_24h: float = 0.95
-    # Share of answered calls to pick up within `service_level_seconds` before the live board
-    # raises an alarm (the centre's own figure; the seed notice sets only the 15 s limit).
-    service_level_target: float = 0.80
-    # Live alarms look at the calls that entered the queue within this many minutes, and only
-    # once at least `alarm_min_offered` calls did (a single abandon is not an alarm).
-    alarm_window_minutes: int = 60
-    alarm_min_offered: int = 10
-    # Missed calls: a number is called back up to this many times before it counts unreachable.
-    callback_max_attempts: int = 3
-    # Abandons at or under this many seconds may be excluded as "short abandons"; 0 = none excluded.
-    short_abandon_seconds: int = 0
-    # Work orders: default processing deadline in working days when a unit sets none.
-    default_deadline_workdays: int = 5
-    # Work orders: a dispatched ticket must be signed (签收) within this many working hours.
-    acknowledge_hours: int = 2
-    # Urgent tickets are due in calendar hours, not working days.
-    urgent_deadline_hours: int = 24
-    # Office hours of the units (Asia/Shanghai, "HH:MM"): acknowledgement hours are counted
-    # inside them, on working days only (the centre's own figures, 9:00-17:00).
-    office_opens: str = "09:00"
-    office_closes: str = "17:00"
-    # Shorter terms for simple requests, in working days: a consultation (咨询) or a plea for
-    # help (求助) is not worth a unit's full term; the unit's own term applies when shorter.
-    # 0 = no cap. The centre's own figures.
-    consult_deadline_workdays: int = 3
-    help_deadline_workdays: int = 3
-    # 催办: a reminder this many working days before the deadline; urgent tickets this share
-    # of their term before it (a quarter of 24 h = 6 h). The centre's own figures.
-    remind_workdays_before: int = 1
-    urgent_remind_share: float = 0.25
-    # 回访: the hotline calls the citizen back within this many working days of the unit's
-    # reply (the centre's own figure).
-    callback_workdays: int = 2
-    # KB articles must be updated within 1 working day of a policy change (seed notice).
-    kb_update_workdays: int = 1
-    # How often the follow-up pump looks for due reminders and escalations, in seconds: a
-    # reminder fires at most this late (engineering choice, well inside any deadline).
-    followup_pump_seconds: float = 15.0
-
-    @property
-    def office_hours(self) -> tuple[dt.time, dt.time]:
-        return dt.time.fromisoformat(self.office_opens), dt.time.fromisoformat(self.office_closes)
 
 
 @dataclass(frozen=True, slots=True)

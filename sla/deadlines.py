@@ -31,7 +31,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
-from hotline.config import Policy
+from hotline.policy import Policy
 from hotline.localtime import SHANGHAI
 from sla.calendar import CalendarYearMissing, WorkCalendar, add_workdays
 
