@@ -141,7 +141,7 @@ async def pop_json(request: web.Request, e: service.CallEvent) -> dict[str, Any]
 
 
 async def _caller_tickets(request: web.Request, caller: str) -> list[dict[str, Any]]:
-    from dispatch.http import TICKETS  # work orders are optional for call tracking
+    from dispatch.web import TICKETS  # work orders are optional for call tracking
     from dispatch.tickets import Status
 
     tickets = request.app.get(TICKETS)
