@@ -6,6 +6,9 @@ answer BODY_WEIGHT of one in the title, questions or keywords.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from typing import AbstractSet, Collection, Mapping
+
 from rapidfuzz import fuzz
 
 from knowledge_base.entries import Entry
@@ -22,26 +25,51 @@ _FOCUS_SATURATION = 3
 
 
 class Scorer:
-    """Scores articles against one query.
+    """Scores candidate articles against one query.
 
     A match of a gram in a field is tried channel by channel: its exact characters, else its
     syllables (HOMOPHONE_CREDIT when the gram was typed as characters), else its initials.
-    Rescoring runs a few dozen times per search and was most of its cost, so the grams are
-    unpacked into tuples once per query and the loop works on plain locals.
+
+    Syllable pairs and initials are index keys, and a field's syllable channel holds a pair
+    exactly when its posting list holds the article (syllables are whole tokens of that
+    channel; see knowledge_base.entries.keys_of). So those channels are answered from the
+    posting lists, restricted once per query to the candidates, instead of by searching the
+    long syllable strings of every candidate (most of the rescoring cost before). Characters
+    are still searched for: the same characters may read differently in another context.
     """
 
     __slots__ = ("_query", "_rows", "_specific")
 
-    def __init__(self, query: Query) -> None:
+    def __init__(
+        self,
+        query: Query,
+        candidates: Collection[int],
+        post_head: Mapping[str, list[int]],
+        post_body: Mapping[str, list[int]],
+    ) -> None:
         self._query = query
-        # (text, py, ini, weight, credit of a syllable match)
-        self._rows = tuple(
-            (g.text, g.py, g.ini, g.weight, HOMOPHONE_CREDIT if g.homophone else 1.0)
-            for g in query.grams
-        )
+        among = set(candidates)
+        rows = []
+        for g in query.grams:
+            credit = HOMOPHONE_CREDIT if g.homophone else 1.0
+            if g.py and g.py.count(" ") == 3:
+                key = g.py[1:-1]  # " a b " → "a b"
+                in_head = _among(post_head.get(key), among)
+                in_body = _among(post_body.get(key), among)
+                rows.append((g.text, g.py, True, g.weight, credit, in_head, in_body))
+            elif g.ini:
+                # Initials are indexed for the head only; the answer has no initials channel.
+                in_head = _among(post_head.get(g.ini), among)
+                rows.append((g.text, g.ini, False, g.weight, credit, in_head, _NONE))
+            else:
+                # A lone typed syllable (not a key) is searched for; "" when there is no sound.
+                rows.append((g.text, g.py, True, g.weight, credit, None, None))
+        # (text, sound: py or initials, sound is py, weight, credit of a sound match,
+        #  candidates whose head has the sound, candidates whose answer but not head has it)
+        self._rows = tuple(rows)
         self._specific = tuple(g.specific for g in query.grams)
 
-    def score(self, entry: Entry) -> float:
+    def score(self, slot: int, entry: Entry) -> float:
         """0..100 blend of how much of the query the article covers, and where.
 
         head: weighted share of the query found in title, questions or keywords;
@@ -51,16 +79,18 @@ class Scorer:
         saturating);
         ratio: similarity of the query to the whole title (prefers the exact article).
         """
-        h_text, h_py, h_ini = entry.head.text, entry.head.py, entry.head.ini
+        h = entry.head
+        h_text = h.text
         head = title = anywhere = focus = 0.0
-        for text, py, ini, weight, credit in self._rows:
+        for text, sound, is_py, weight, credit, in_head, in_body in self._rows:
             # A gram is in a field iff it occurs at least once: count() answers both.
             if text and (n := h_text.count(text)):
                 m = 1.0
-            elif py and (n := h_py.count(py)):
+            elif sound and (
+                slot in in_head if in_head is not None else sound in (h.py if is_py else h.ini)
+            ):
                 m = credit
-            elif ini and (n := h_ini.count(ini)):
-                m = 1.0
+                n = (h.py if is_py else h.ini).count(sound)
             else:
                 m = 0.0
             if m:
@@ -68,10 +98,8 @@ class Scorer:
                 t = entry.title
                 if text and text in t.text:
                     title += weight
-                elif py and py in t.py:
+                elif sound and sound in (t.py if is_py else t.ini):
                     title += weight * credit
-                elif ini and ini in t.ini:
-                    title += weight
                 focus += weight * min(n, _FOCUS_SATURATION)
                 if m >= 1.0:
                     anywhere += weight
@@ -80,13 +108,15 @@ class Scorer:
                     # No answer match (at most BODY_WEIGHT) can beat it.
                     anywhere += weight * m
                     continue
+                # A posting list of the answer leaves out keys the head has: search instead.
+                in_body = None
             b = entry.body
             if text and text in b.text:
                 m_body = 1.0 * BODY_WEIGHT
-            elif py and py in b.py:
+            elif sound and (
+                slot in in_body if in_body is not None else sound in (b.py if is_py else b.ini)
+            ):
                 m_body = credit * BODY_WEIGHT
-            elif ini and ini in b.ini:
-                m_body = 1.0 * BODY_WEIGHT
             else:
                 m_body = 0.0
             anywhere += weight * max(m, m_body)
@@ -116,12 +146,31 @@ class Scorer:
         return [
             bool(
                 (text and (text in h.text or text in b.text))
-                or (py and (py in h.py or py in b.py))
-                or (ini and (ini in h.ini or ini in b.ini))
+                or (
+                    sound
+                    and (
+                        sound in h.py or sound in b.py
+                        if is_py
+                        else sound in h.ini or sound in b.ini
+                    )
+                )
             )
-            for text, py, ini, _, _ in self._rows
+            for text, sound, is_py, _, _, _, _ in self._rows
         ]
 
     def evidence(self, found: list[bool]) -> int:
         """Number of specific query grams found anywhere in the article (found: see found())."""
         return sum(1 for specific, hit in zip(self._specific, found) if specific and hit)
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+def _among(postings: list[int] | None, candidates: set[int]) -> AbstractSet[int]:
+    """The candidates in a posting list (sorted by slot)."""
+    if not postings:
+        return _NONE
+    if len(postings) <= 4 * len(candidates):
+        return candidates.intersection(postings)
+    n = len(postings)
+    return {s for s in candidates if (i := bisect_left(postings, s)) < n and postings[i] == s}

@@ -202,13 +202,13 @@ class SearchIndex:
         if parsed is None:
             return []
         candidates = self._candidates(parsed, category)
-        scorer = Scorer(parsed)
+        scorer = Scorer(parsed, candidates, self._post_head, self._post_body)
         scored: list[tuple[float, int]] = []
         for slot in candidates:
             entry = self._entries[slot]
             if entry is None:
                 continue
-            score = scorer.score(entry)
+            score = scorer.score(slot, entry)
             if score >= MIN_SCORE:
                 scored.append((score, slot))
         # Ties keep index order (older articles first) so results are stable.

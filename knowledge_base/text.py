@@ -126,6 +126,13 @@ def _word_syllables(word: str) -> tuple[str, ...]:
     out = lazy_pinyin(word, style=Style.NORMAL, errors=lambda chars: list(chars))
     if len(out) != len(word):
         out = [lazy_pinyin(ch, style=Style.NORMAL, errors=lambda c: [c])[0] for ch in word]
+    joined = " ".join(out)
+    if joined.split() != out or "|" in joined:
+        # Syllables are the tokens of the space-joined, "|"-separated syllable channel, which
+        # the index also splits back into index keys (knowledge_base.entries); a reading that
+        # is empty or holds a separator would make the two disagree (and an empty one has no
+        # initial). pypinyin's tables have none; this keeps the guarantee if they ever do.
+        out = [s if s and s.split() == [s] and "|" not in s else ch for s, ch in zip(out, word)]
     return tuple(out)
 
 
@@ -134,7 +141,8 @@ def cjk_syllables(run: str) -> list[str]:
 
     Words come from rjieba and are converted with pypinyin's phrase table, so polyphones read
     as in context (银行 → yin hang); results are cached per word, which keeps index builds fast.
-    A character without a reading keeps itself as its "syllable".
+    A character without a reading keeps itself as its "syllable". A syllable is never empty
+    and holds no whitespace and no "|".
     """
     out: list[str] = []
     for word in _jieba_cut()(run):

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from knowledge_base.synonyms import default_synonyms, load_synonyms
-from knowledge_base.text import normalize, normalize_aligned, split_pinyin
+from knowledge_base.text import (
+    _word_syllables,
+    cjk_syllables,
+    normalize,
+    normalize_aligned,
+    split_pinyin,
+)
 
 
 def pieces(letters: str) -> list[str]:
@@ -78,3 +86,21 @@ def test_default_synonyms_are_broad():
     assert len(syn) >= 100
     assert "驾驶证" in syn.aliases("驾照")
     assert all(len(t) >= 2 for g in syn.groups for t in g if not t.isascii())
+
+
+def test_syllables_are_single_tokens(articles):
+    # The index answers syllable matches from its posting lists, which holds only if every
+    # syllable is one token of the space-joined, "|"-separated syllable channel.
+    for a in articles[:60]:
+        for text in (a.title, a.answer):
+            for run in re.findall(r"[\u4e00-\u9fff]+", normalize(text)):
+                syllables = cjk_syllables(run)
+                assert len(syllables) == len(run)
+                assert all(s and s.split() == [s] and "|" not in s for s in syllables)
+
+
+def test_a_reading_that_is_not_a_token_falls_back_to_the_character(monkeypatch):
+    import pypinyin
+
+    monkeypatch.setattr(pypinyin, "lazy_pinyin", lambda word, **kw: ["", "a b", "x|y", "ka"])
+    assert _word_syllables.__wrapped__("甲乙丙卡") == ("甲", "乙", "丙", "ka")
