@@ -14,214 +14,64 @@ the same as an unknown number), and never a confidential caller's name or number
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Sequence
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import catalogue, duplicates
 from dispatch import tickets as domain
-from dispatch.models import Notification, Ticket, TicketAssist, TicketEvent, TicketSequence
-from hotline.directory.models import Unit
+from dispatch import followups
+from dispatch.models import Ticket, TicketEvent
+from dispatch.queries import TicketQueries
 from dispatch.routing import RoutingRequest, Suggestion
-from dispatch.tickets import (
-    OPEN,
-    Resolution,
-    Satisfaction,
-    Source,
-    Status,
-    TicketState,
-    TicketType,
-    Urgency,
+from dispatch.tickets import OPEN, Resolution, Satisfaction, Status, TicketType, Urgency
+# The values and views moved to dispatch.views; they are re-exported here (`__all__`), so
+# `from dispatch.service import NewTicket` and the like keep working.
+from dispatch.views import (
+    MAX_CONTENT,
+    MAX_NOTE,
+    Created,
+    NewTicket,
+    Progress,
+    TicketView,
+    allocate_number,
+    mask_phone,
+    normalise_phone,
+    overdue_clause,
+    state_of,
+    _store,
+    _text,
+    view_of,
+    _where_visible,
 )
 from hotline import audit
 from hotline.auth import Principal
 from hotline.config import Policy
-from hotline.db import Database, upsert, utcnow
+from hotline.db import Database, utcnow
+from hotline.directory.models import Unit
 from hotline.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from hotline.localtime import fmt
 from hotline.models import Role
-from dispatch import followups
 from sla.calendar import WorkCalendar
 from sla.deadlines import Deadlines
 
-MAX_CONTENT = 5000
-MAX_NOTE = 2000
-PHONE_RE = re.compile(r"^\d{3,20}$")
-
-
-# --- input values ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class NewTicket:
-    content: str
-    type: TicketType
-    category: str | None = None
-    district: str | None = None
-    address: str | None = None
-    caller_name: str | None = None
-    caller_phone: str | None = None
-    call_id: str | None = None
-    source: Source = Source.PHONE
-    confidential: bool = False
-    urgency: Urgency = Urgency.NORMAL
-    unit_code: str | None = None  # the unit the agent confirmed; None: dispatch later
-    assisting_units: tuple[str, ...] = ()
-    answered_on_spot: bool = False
-    kb_article_id: str | None = None
-    due: dt.datetime | None = None  # an explicit deadline instead of the computed one
-
-
-def normalise_phone(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    phone = re.sub(r"[\s\-()（）]", "", raw)
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    if not phone:
-        return None
-    if not PHONE_RE.match(phone):
-        raise InvalidInput("caller_phone must be 3-20 digits", field="caller_phone",
-                           zh="来电号码须为 3-20 位数字")
-    return phone
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """138****5678: enough for a unit to tell callers apart, not to call them."""
-    if not phone:
-        return phone
-    if len(phone) >= 7:
-        return phone[:3] + "****" + phone[-4:]
-    return "*" * len(phone)
-
-
-def _text(value: str | None, name: str, limit: int, required: bool = False) -> str | None:
-    value = value.strip() if value is not None else None
-    if not value:
-        if required:
-            raise InvalidInput(f"{name} is required", field=name,
-                               zh=f"请填写{domain.FIELD_LABELS.get(name, name)}")
-        return None
-    if len(value) > limit:
-        raise InvalidInput(f"{name} is longer than {limit} characters", field=name,
-                           zh=f"{domain.FIELD_LABELS.get(name, name)}不能超过 {limit} 个字")
-    return value
-
-
-# --- views ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TicketView:
-    """A ticket as one principal may see it (masked for units when confidential)."""
-
-    ticket: Ticket
-    caller_name: str | None
-    caller_phone: str | None
-    call_id: str | None
-    events: Sequence[TicketEvent] = ()
-    master_number: str | None = None
-    merged_numbers: Sequence[str] = ()
-    overdue: bool = False  # domain.is_overdue at the service clock's now
-
-
-@dataclass(frozen=True)
-class Created:
-    view: TicketView
-    suggestions: list[Suggestion]
-    duplicates: list[duplicates.Candidate]
-
-
-@dataclass(frozen=True)
-class Progress:
-    number: str
-    status: Status
-    created_at: dt.datetime
-    due: dt.datetime | None
-    replied_at: dt.datetime | None
-    closed_at: dt.datetime | None
-
-
-def state_of(t: Ticket) -> TicketState:
-    extension = None
-    if t.extension_requested_due is not None:
-        extension = domain.Extension(t.extension_requested_due, t.extension_reason or "",
-                                     t.extension_requested_at or t.updated_at)
-    return TicketState(
-        status=Status(t.status), unit=t.main_unit_code, assisting=t.assisting_units,
-        acknowledge_due=t.acknowledge_due, due=t.due, extension=extension,
-        returned_by=t.returned_by, return_reason=t.return_reason, reply=t.reply_text,
-        resolution=Resolution(t.resolution) if t.resolution else None,
-        satisfaction=Satisfaction(t.satisfaction) if t.satisfaction else None,
-        review_needed=t.review_needed, kb_article_id=t.kb_article_id, master_id=t.master_id,
-        reopen_count=t.reopen_count)
-
-
-def _store(t: Ticket, before: TicketState, after: TicketState, now: dt.datetime) -> None:
-    t.status = after.status.value
-    t.main_unit_code = after.unit
-    if after.assisting != before.assisting:
-        kept = {a.unit_code: a for a in t.assists}
-        t.assists = [kept.get(code) or TicketAssist(unit_code=code) for code in after.assisting]
-    t.acknowledge_due, t.due = after.acknowledge_due, after.due
-    ext = after.extension
-    t.extension_requested_due = ext.requested_due if ext else None
-    t.extension_reason = ext.reason if ext else None
-    t.extension_requested_at = ext.requested_at if ext else None
-    t.returned_by, t.return_reason = after.returned_by, after.return_reason
-    t.reply_text = after.reply
-    t.resolution = after.resolution.value if after.resolution else None
-    t.satisfaction = after.satisfaction.value if after.satisfaction else None
-    t.review_needed = after.review_needed
-    t.kb_article_id, t.master_id, t.reopen_count = after.kb_article_id, after.master_id, after.reopen_count
-    if after.status != before.status:
-        if after.status is Status.SIGNED:
-            t.signed_at = now
-        elif after.status is Status.REPLIED:
-            t.replied_at = now
-        elif after.status is Status.CLOSED:
-            t.closed_at = now
-        elif after.status is Status.DISPATCHED:
-            t.signed_at = t.replied_at = t.closed_at = None
-    t.updated_at = now
-
-
-def _visible(who: Principal):
-    if who.role is Role.UNIT_HANDLER:
-        assisted = select(TicketAssist.ticket_id).where(TicketAssist.unit_code == who.unit_code)
-        return or_(Ticket.main_unit_code == who.unit_code, Ticket.id.in_(assisted))
-    return None
-
-
-def _where_visible(query, who: Principal):
-    clause = _visible(who)
-    return query if clause is None else query.where(clause)
-
-
-def view_of(who: Principal, t: Ticket, now: dt.datetime, **extra) -> TicketView:
-    name, phone, call_id = t.caller_name, t.caller_phone, t.call_id
-    if who.role is Role.UNIT_HANDLER and t.confidential:
-        # The call id would lead to the caller's number in the call records.
-        name, phone, call_id = ("（保密）" if name else None), mask_phone(phone), None
-    return TicketView(t, name, phone, call_id, overdue=domain.is_overdue(t.status, t.due, now),
-                      **extra)
-
-
-def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
-    """`domain.is_overdue` as a WHERE clause over tickets."""
-    return and_(Ticket.status.in_(sorted(s.value for s in domain.WITH_UNIT)), Ticket.due < now)
-
-
-async def allocate_number(s: AsyncSession, now: dt.datetime) -> str:
-    """Next number of the local day, e.g. 20261125-0007: one atomic upsert, safe when many
-    agents create tickets at once (the row stays locked until the transaction ends)."""
-    day = fmt(now, "%Y%m%d")
-    stmt = upsert(s, TicketSequence, {"day": day, "last": 1}, index_elements=[TicketSequence.day],
-                  set_={"last": TicketSequence.last + 1})
-    seq = (await s.execute(stmt.returning(TicketSequence.last))).scalar_one()
-    return f"{day}-{seq:04d}"
-
+__all__ = [
+    "MAX_CONTENT",
+    "MAX_NOTE",
+    "Created",
+    "Decide",
+    "NewTicket",
+    "Progress",
+    "TicketService",
+    "TicketView",
+    "allocate_number",
+    "mask_phone",
+    "normalise_phone",
+    "overdue_clause",
+    "state_of",
+    "view_of",
+]
 
 # --- the service ----------------------------------------------------------------------------------
 
@@ -229,7 +79,7 @@ Decide = Callable[[AsyncSession, Ticket, dt.datetime], Awaitable[domain.Command]
 
 
 @dataclass
-class TicketService:
+class TicketService(TicketQueries):
     db: Database
     policy: Policy = field(default_factory=Policy)
     calendar: WorkCalendar | None = None
@@ -569,115 +419,3 @@ class TicketService:
                               from_status=master.status, to_status=master.status,
                               note=note, detail={"merged": number}))
         return view_of(who, t, now)
-
-    # --- reading -------------------------------------------------------------------------------
-
-    async def get(self, who: Principal, number: str) -> TicketView:
-        async with self.db.read() as s:
-            t = await s.scalar(_where_visible(select(Ticket).where(Ticket.number == number), who))
-            if t is None:
-                raise NotFound(f"ticket {number} not found", zh=f"工单 {number} 不存在")
-            events = list(await s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
-                                          .order_by(TicketEvent.id)))
-            master = None
-            if t.master_id is not None:
-                master = await s.scalar(select(Ticket.number).where(Ticket.id == t.master_id))
-            merged = list(await s.scalars(select(Ticket.number).where(Ticket.master_id == t.id)
-                                          .order_by(Ticket.id)))
-        return view_of(who, t, self.clock(), events=events, master_number=master,
-                       merged_numbers=merged)
-
-    async def find(self, who: Principal, *, statuses: Sequence[Status] = (),
-                   unit_code: str | None = None, phone: str | None = None,
-                   overdue: bool = False, limit: int = 100, offset: int = 0) -> list[TicketView]:
-        """Newest first, except for units and the overdue list: most overdue first."""
-        now = self.clock()
-        query = _where_visible(select(Ticket), who)
-        if who.role is Role.UNIT_HANDLER and not statuses:
-            statuses = (Status.DISPATCHED, Status.SIGNED, Status.RETURNED)
-        if statuses:
-            query = query.where(Ticket.status.in_([st.value for st in statuses]))
-        if unit_code:
-            query = query.where(Ticket.main_unit_code == unit_code)
-        if phone is not None:
-            query = query.where(Ticket.caller_phone == normalise_phone(phone))
-            if who.role is Role.UNIT_HANDLER:
-                # A unit sees a confidential caller's number masked, so it must not be able to
-                # find it either: for units a confidential ticket matches no phone filter.
-                query = query.where(Ticket.confidential.is_(False))
-        if overdue:
-            query = query.where(overdue_clause(now))
-        if who.role is Role.UNIT_HANDLER or overdue:
-            late = case((Ticket.due < now, 0), else_=1)
-            query = query.order_by(late, Ticket.due.is_(None), Ticket.due, Ticket.id)
-        else:
-            query = query.order_by(Ticket.id.desc())
-        async with self.db.read() as s:
-            rows = await s.scalars(query.limit(limit).offset(offset))
-            return [view_of(who, t, now) for t in rows]
-
-    async def callbacks_due(self, who: Principal, limit: int = 100) -> list[TicketView]:
-        """回访 list: answered tickets (merged ones included) oldest reply first."""
-        now = self.clock()
-        async with self.db.read() as s:
-            rows = await s.scalars(select(Ticket).where(Ticket.status == Status.REPLIED.value)
-                                   .order_by(Ticket.replied_at, Ticket.id).limit(limit))
-            return [view_of(who, t, now) for t in rows]
-
-    async def review_queue(self, who: Principal, limit: int = 200) -> dict[str, list[TicketView]]:
-        """What waits for a manager: returns, extension requests, unhappy citizens."""
-        now = self.clock()
-        async with self.db.read() as s:
-            async def rows(*where) -> list[TicketView]:
-                found = await s.scalars(select(Ticket).where(*where)
-                                        .order_by(Ticket.updated_at, Ticket.id).limit(limit))
-                return [view_of(who, t, now) for t in found]
-
-            return {
-                "returned": await rows(Ticket.status == Status.RETURNED.value),
-                "extensions": await rows(Ticket.status == Status.SIGNED.value,
-                                         Ticket.extension_requested_due.is_not(None)),
-                "unsatisfied": await rows(Ticket.status == Status.CALLED_BACK.value,
-                                          Ticket.review_needed.is_(True)),
-            }
-
-    async def progress(self, number: str, phone_last4: str) -> Progress:
-        """Public lookup (IVR, citizens): status and dates only. The caller proves the ticket
-        is theirs with the last four digits of the phone number they called from."""
-        if not re.fullmatch(r"\d{4}", phone_last4 or ""):
-            raise InvalidInput("phone_last4 must be the last 4 digits of the caller's phone",
-                               field="phone_last4", zh="请输入来电号码的后 4 位")
-        async with self.db.read() as s:
-            t = await s.scalar(select(Ticket).where(Ticket.number == number))
-        if t is None or not t.caller_phone or not t.caller_phone.endswith(phone_last4):
-            raise NotFound(f"ticket {number} not found", zh=f"工单 {number} 不存在")
-        return Progress(t.number, Status(t.status), t.created_at, t.due, t.replied_at, t.closed_at)
-
-    # --- notifications -------------------------------------------------------------------------
-
-    async def notifications(self, who: Principal, unread_only: bool = False,
-                            limit: int = 100) -> list[tuple[Notification, str]]:
-        query = select(Notification, Ticket.number).join(Ticket, Ticket.id == Notification.ticket_id)
-        if who.role is Role.UNIT_HANDLER:
-            query = query.where(Notification.unit_code == who.unit_code)
-        if unread_only:
-            query = query.where(Notification.read_at.is_(None))
-        async with self.db.read() as s:
-            return [(n, number) for n, number in await s.execute(
-                query.order_by(Notification.id.desc()).limit(limit))]
-
-    async def mark_read(self, who: Principal, notification_id: int) -> Notification:
-        async with self.db.write() as s:
-            n = await s.get(Notification, notification_id, with_for_update=True)
-            if n is None or (who.role is Role.UNIT_HANDLER and n.unit_code != who.unit_code):
-                raise NotFound(f"notification {notification_id} not found",
-                               zh=f"通知 {notification_id} 不存在")
-            if n.read_at is None:
-                n.read_at = self.clock()
-        return n
-
-    async def overdue_count(self, who: Principal) -> int:
-        query = _where_visible(select(func.count()).select_from(Ticket), who).where(
-            overdue_clause(self.clock()))
-        async with self.db.read() as s:
-            return int(await s.scalar(query) or 0)
