@@ -4,6 +4,7 @@ on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
@@ -19,7 +20,7 @@ from hotline.db import Database
 from hotline.telephony import rollup, service
 from hotline.telephony.calls import ABANDONED, ANSWERED, TIMED_OUT, CallRecord, RingAttempt
 from hotline.telephony.models import CallRow
-from hotline.telephony.store import CallStore, load_records
+from hotline.telephony.store import CallStore, load_records, record_of
 from sla.metrics import BUCKETS
 
 AGENTS = ("坐席1", "坐席2", "坐席3", "坐席4")
@@ -212,3 +213,27 @@ async def test_a_call_stamped_ahead_of_this_clock_counts_once_the_bound_reaches_
     assert answer != await expected(db, now + 1, policy, "day")
     monkeypatch.setattr(rollup, "CHANGE_MARGIN", dt.timedelta(hours=2))
     await same_as_every_call(stored, db, now + 2, policy)
+
+
+async def test_the_first_look_lets_the_loop_go_between_chunks_of_calls(db, monkeypatch):
+    """The first look decodes every call of 48 h (seconds with 100,000 calls): other requests
+    are served between chunks of DECODE_CHUNK calls."""
+    now = time.time()
+    await store(db, calls(now, 1000, hours=40))
+    monkeypatch.setattr(rollup, "DECODE_CHUNK", 50)
+    decoded = 0
+
+    def counted(row):
+        nonlocal decoded
+        decoded += 1
+        return record_of(row)
+
+    monkeypatch.setattr(rollup, "record_of", counted)
+    between: list[int] = []
+    look = asyncio.create_task(rollup.StoredMetrics(db, Policy()).dashboard(now, "hour"))
+    while not look.done():
+        between.append(decoded)
+        await asyncio.sleep(0)
+    await look
+    assert decoded >= 1000
+    assert max(b - a for a, b in zip(between, between[1:] + [decoded])) <= 50
