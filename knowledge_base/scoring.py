@@ -11,8 +11,9 @@ from typing import AbstractSet, Collection, Mapping
 
 from rapidfuzz import fuzz
 
-from knowledge_base.entries import Entry
+from knowledge_base.entries import Entry, Field
 from knowledge_base.query import Query
+from knowledge_base.text import is_cjk, readings
 
 # Relative weight of a match found only in the answer text (title and questions count 1.0).
 BODY_WEIGHT = 0.55
@@ -34,8 +35,12 @@ class Scorer:
     exactly when its posting list holds the article (syllables are whole tokens of that
     channel; see knowledge_base.entries.keys_of). So those channels are answered from the
     posting lists, restricted once per query to the candidates, instead of by searching the
-    long syllable strings of every candidate (most of the rescoring cost before). Characters
-    are still searched for: the same characters may read differently in another context.
+    long syllable strings of every candidate (most of the rescoring cost before).
+
+    Characters are searched for, since the same characters may read differently in another
+    context; but a field holding the characters "ab" holds one of the pairs of their readings
+    (text.readings) as a key, so a pair of characters is only searched for in the articles
+    whose posting lists of those keys have them.
     """
 
     __slots__ = ("_query", "_rows", "_specific")
@@ -52,20 +57,34 @@ class Scorer:
         rows = []
         for g in query.grams:
             credit = HOMOPHONE_CREDIT if g.homophone else 1.0
+            text_head = text_body = None
+            if len(g.text) == 2 and is_cjk(g.text[0]) and is_cjk(g.text[1]):
+                keys = [f"{x} {y}" for x in readings(g.text[0]) for y in readings(g.text[1])]
+                if keys:
+                    text_head = set().union(*(_among(post_head.get(k), among) for k in keys))
+                    text_body = text_head.union(
+                        *(_among(post_body.get(k), among) for k in keys)
+                    )
             if g.py and g.py.count(" ") == 3:
                 key = g.py[1:-1]  # " a b " → "a b"
+                sound, is_py = g.py, True
                 in_head = _among(post_head.get(key), among)
                 in_body = _among(post_body.get(key), among)
-                rows.append((g.text, g.py, True, g.weight, credit, in_head, in_body))
             elif g.ini:
                 # Initials are indexed for the head only; the answer has no initials channel.
-                in_head = _among(post_head.get(g.ini), among)
-                rows.append((g.text, g.ini, False, g.weight, credit, in_head, _NONE))
+                sound, is_py = g.ini, False
+                in_head, in_body = _among(post_head.get(g.ini), among), _NONE
             else:
                 # A lone typed syllable (not a key) is searched for; "" when there is no sound.
-                rows.append((g.text, g.py, True, g.weight, credit, None, None))
-        # (text, sound: py or initials, sound is py, weight, credit of a sound match,
-        #  candidates whose head has the sound, candidates whose answer but not head has it)
+                sound, is_py = g.py, True
+                in_head = in_body = None
+            rows.append(
+                (g.text, text_head, text_body, sound, is_py, in_head, in_body, g.weight, credit)
+            )
+        # text: characters to find, and the candidates whose head / head or answer may hold
+        # them (None: any); sound: py or initials, whether it is py, the candidates whose head
+        # has it and whose answer but not head has it (None: search); the gram's weight and
+        # the credit of a sound match.
         self._rows = tuple(rows)
         self._specific = tuple(g.specific for g in query.grams)
 
@@ -79,12 +98,14 @@ class Scorer:
         saturating);
         ratio: similarity of the query to the whole title (prefers the exact article).
         """
-        h = entry.head
+        h, t, b = entry.head, entry.title, entry.body
         h_text = h.text
         head = title = anywhere = focus = 0.0
-        for text, sound, is_py, weight, credit, in_head, in_body in self._rows:
+        for text, text_head, text_body, sound, is_py, in_head, in_body, weight, credit in (
+            self._rows
+        ):
             # A gram is in a field iff it occurs at least once: count() answers both.
-            if text and (n := h_text.count(text)):
+            if text and (text_head is None or slot in text_head) and (n := h_text.count(text)):
                 m = 1.0
             elif sound and (
                 slot in in_head if in_head is not None else sound in (h.py if is_py else h.ini)
@@ -95,32 +116,35 @@ class Scorer:
                 m = 0.0
             if m:
                 head += weight * m
-                t = entry.title
                 if text and text in t.text:
                     title += weight
                 elif sound and sound in (t.py if is_py else t.ini):
                     title += weight * credit
-                focus += weight * min(n, _FOCUS_SATURATION)
+                focus += weight * (n if n < _FOCUS_SATURATION else _FOCUS_SATURATION)
                 if m >= 1.0:
                     anywhere += weight
-                    continue
-                if m >= BODY_WEIGHT:
+                elif m >= BODY_WEIGHT:
                     # No answer match (at most BODY_WEIGHT) can beat it.
                     anywhere += weight * m
-                    continue
-                # A posting list of the answer leaves out keys the head has: search instead.
-                in_body = None
-            b = entry.body
-            if text and text in b.text:
-                m_body = 1.0 * BODY_WEIGHT
+                else:
+                    # The answer's posting lists leave out keys the head has: search.
+                    anywhere += weight * max(m, self._body_match(text, sound, is_py, credit, b))
+                continue
+            if text and (text_body is None or slot in text_body) and text in b.text:
+                anywhere += weight * (1.0 * BODY_WEIGHT)
             elif sound and (
                 slot in in_body if in_body is not None else sound in (b.py if is_py else b.ini)
             ):
-                m_body = credit * BODY_WEIGHT
-            else:
-                m_body = 0.0
-            anywhere += weight * max(m, m_body)
+                anywhere += weight * (credit * BODY_WEIGHT)
         return self._blend(entry, head, title, anywhere, focus / _FOCUS_SATURATION)
+
+    @staticmethod
+    def _body_match(text: str, sound: str, is_py: bool, credit: float, b: Field) -> float:
+        if text and text in b.text:
+            return 1.0 * BODY_WEIGHT
+        if sound and sound in (b.py if is_py else b.ini):
+            return credit * BODY_WEIGHT
+        return 0.0
 
     def _blend(
         self, entry: Entry, head: float, title: float, anywhere: float, focus: float
@@ -140,7 +164,7 @@ class Scorer:
             + _W_RATIO * ratio,
         )
 
-    def found(self, entry: Entry) -> list[bool]:
+    def found(self, slot: int, entry: Entry) -> list[bool]:
         """For each gram of the query, whether it matches the article anywhere."""
         h, b = entry.head, entry.body
         return [
@@ -149,13 +173,15 @@ class Scorer:
                 or (
                     sound
                     and (
-                        sound in h.py or sound in b.py
+                        slot in in_head or slot in in_body
+                        if in_head is not None
+                        else sound in h.py or sound in b.py
                         if is_py
                         else sound in h.ini or sound in b.ini
                     )
                 )
             )
-            for text, sound, is_py, _, _, _, _ in self._rows
+            for text, _, _, sound, is_py, in_head, in_body, _, _ in self._rows
         ]
 
     def evidence(self, found: list[bool]) -> int:

@@ -219,7 +219,7 @@ class SearchIndex:
                 break
             entry = self._entries[slot]
             assert entry is not None
-            found = scorer.found(entry)
+            found = scorer.found(slot, entry)
             if score < CONFIDENT_SCORE and scorer.evidence(found) < MIN_EVIDENCE:
                 continue
             hits.append(

@@ -119,6 +119,18 @@ def units(segment: str) -> list[str]:
     return _UNIT.findall(segment)
 
 
+# Every syllable each CJK character has been read as, in any text this process read (grows
+# only; a tuple per character, replaced whole, so readers never see one change). Text holding
+# the characters "ab" holds one of their reading pairs in its syllable channel, which lets the
+# index rule out articles for a character pair from its posting lists.
+_READINGS: dict[str, tuple[str, ...]] = {}
+
+
+def readings(ch: str) -> tuple[str, ...]:
+    """Every syllable the CJK character ch has been read as so far (() if never read)."""
+    return _READINGS.get(ch, ())
+
+
 @functools.lru_cache(maxsize=300_000)
 def _word_syllables(word: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
@@ -133,6 +145,10 @@ def _word_syllables(word: str) -> tuple[str, ...]:
         # is empty or holds a separator would make the two disagree (and an empty one has no
         # initial). pypinyin's tables have none; this keeps the guarantee if they ever do.
         out = [s if s and s.split() == [s] and "|" not in s else ch for s, ch in zip(out, word)]
+    for ch, syllable in zip(word, out):
+        seen = _READINGS.get(ch, ())
+        if syllable not in seen:
+            _READINGS[ch] = (*seen, syllable)
     return tuple(out)
 
 

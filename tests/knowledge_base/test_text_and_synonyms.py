@@ -10,6 +10,7 @@ from knowledge_base.text import (
     cjk_syllables,
     normalize,
     normalize_aligned,
+    readings,
     split_pinyin,
 )
 
@@ -97,6 +98,8 @@ def test_syllables_are_single_tokens(articles):
                 syllables = cjk_syllables(run)
                 assert len(syllables) == len(run)
                 assert all(s and s.split() == [s] and "|" not in s for s in syllables)
+                # The index rules out articles for a character pair by these readings.
+                assert all(s in readings(ch) for ch, s in zip(run, syllables))
 
 
 def test_a_reading_that_is_not_a_token_falls_back_to_the_character(monkeypatch):
