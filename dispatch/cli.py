@@ -19,7 +19,7 @@ from typing import IO, Any, Iterable, Iterator
 
 from dispatch import catalogue
 from dispatch.routing import RoutingRequest
-from hotline.cli import _with_db, settings_from
+from hotline.commands import settings_from, with_db
 from hotline.errors import NotFound
 
 
@@ -66,7 +66,7 @@ async def suggest_stream(db: Any, lines: Iterable[str], out: IO[str], as_json: b
 def cmd_suggest(args: argparse.Namespace) -> int:
     source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
     try:
-        bad = asyncio.run(_with_db(settings_from(args), lambda db: suggest_stream(
+        bad = asyncio.run(with_db(settings_from(args), lambda db: suggest_stream(
             db, source, sys.stdout, args.json, args.limit)))
     finally:
         if source is not sys.stdin:
@@ -75,20 +75,20 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_catalogue_list(args: argparse.Namespace) -> int:
-    for r in asyncio.run(_with_db(settings_from(args), catalogue.list_rules)):
+    for r in asyncio.run(with_db(settings_from(args), catalogue.list_rules)):
         print(f"{r.id:>5}  {r.category:<12} {r.district or '(全市)':<10} {r.unit_code}")
     return 0
 
 
 def cmd_catalogue_add(args: argparse.Namespace) -> int:
-    rule = asyncio.run(_with_db(settings_from(args), lambda db: catalogue.add_rule(
+    rule = asyncio.run(with_db(settings_from(args), lambda db: catalogue.add_rule(
         db, "cli", args.category, args.district, args.unit, args.note)))
     print(f"rule {rule.id}: {rule.category} / {rule.district or '全市'} -> {rule.unit_code}")
     return 0
 
 
 def cmd_catalogue_delete(args: argparse.Namespace) -> int:
-    asyncio.run(_with_db(settings_from(args), lambda db: catalogue.delete_rule(db, "cli", args.id)))
+    asyncio.run(with_db(settings_from(args), lambda db: catalogue.delete_rule(db, "cli", args.id)))
     print(f"rule {args.id} deleted")
     return 0
 
@@ -96,7 +96,7 @@ def cmd_catalogue_delete(args: argparse.Namespace) -> int:
 def cmd_followups(args: argparse.Namespace) -> int:
     from dispatch.followups import FollowupPump
 
-    count = asyncio.run(_with_db(settings_from(args), lambda db: FollowupPump(db).run_once()))
+    count = asyncio.run(with_db(settings_from(args), lambda db: FollowupPump(db).run_once()))
     print(f"follow-ups processed: {count}")
     return 0
 

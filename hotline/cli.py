@@ -12,11 +12,12 @@ import logging
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from hotline.config import ConfigError, Settings, load_settings
+from hotline.commands import report_import, settings_from, setup_logging, with_db
+from hotline.config import ConfigError, Settings
 from hotline.db import DatabaseUnavailable
-from hotline.errors import DomainError, ImportRejected
+from hotline.errors import DomainError
 from hotline.features import FEATURES
 from hotline.logs import AccessLogger
 
@@ -25,30 +26,8 @@ log = logging.getLogger("hotline.cli")
 SWITCH_INTERVAL_S = 0.001  # for service processes: see _service_process
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
-
-
-def setup_logging(level: str = "INFO") -> None:
-    from hotline import logs
-
-    logs.setup_logging(level)
-
-
 class CannotListen(Exception):
     """The service's address cannot be bound (port in use, unknown host, no permission)."""
-
-
-async def _with_db(settings: Settings, work: Callable[[Any], Any], upgrade_first: bool = True) -> Any:
-    from hotline.db import open_database, upgrade
-
-    db = await open_database(settings.resolved_database_url)
-    try:
-        if upgrade_first:
-            await upgrade(db)
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 # --- serve / demo ------------------------------------------------------------------------------
@@ -179,7 +158,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from hotline.db import current_revision
 
     settings = settings_from(args)
-    revision = asyncio.run(_with_db(settings, current_revision))
+    revision = asyncio.run(with_db(settings, current_revision))
     print(f"database {settings.resolved_database_url.split('://')[0]} at revision {revision}")
     return 0
 
@@ -187,7 +166,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_db_current(args: argparse.Namespace) -> int:
     from hotline.db import current_revision
 
-    revision = asyncio.run(_with_db(settings_from(args), current_revision, upgrade_first=False))
+    revision = asyncio.run(with_db(settings_from(args), current_revision, upgrade_first=False))
     print(revision or "(empty database)")
     return 0
 
@@ -203,27 +182,9 @@ def cmd_units_import(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"cannot read {path}: {exc}", file=sys.stderr)
         return 2
-    return report_import(str(path), lambda: asyncio.run(_with_db(
+    return report_import(str(path), lambda: asyncio.run(with_db(
         settings_from(args), lambda db: import_units(db, "cli", text, args.partial))),
         lambda r: f"units: {r.created} created, {r.updated} updated, {len(r.skipped)} skipped")
-
-
-def report_import(source: str, run: Callable[[], Any], summary: Callable[[Any], str],
-                  noun: str = "row") -> int:
-    """Runs an import and reports it the same way for every kind of file: each bad row as
-    `FILE:LINE: message` on stderr; exit 1 when the file was rejected as a whole."""
-    try:
-        result = run()
-    except ImportRejected as exc:
-        for err in exc.errors:
-            print(f"{source}:{err.line}: {err.message}", file=sys.stderr)
-        print(f"{len(exc.errors)} bad {noun}(s); nothing imported (use --partial to import the "
-              f"good {noun}s)", file=sys.stderr)
-        return 1
-    for err in result.skipped:
-        print(f"{source}:{err.line}: skipped: {err.message}", file=sys.stderr)
-    print(summary(result))
-    return 0
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -247,7 +208,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
                   role=Role(args.role), password=_read_password(args), unit_code=args.unit,
                   agent_interface=args.agent_interface, agent_extension=args.agent_extension,
                   agent_member_name=args.agent_member_name)
-    user = asyncio.run(_with_db(settings_from(args), lambda db: create_user(db, "cli", new)))
+    user = asyncio.run(with_db(settings_from(args), lambda db: create_user(db, "cli", new)))
     print(f"created user {user.username} ({user.role}{', ' + user.unit_code if user.unit_code else ''})")
     return 0
 
@@ -255,7 +216,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 def cmd_users_list(args: argparse.Namespace) -> int:
     from hotline.accounts import list_users
 
-    for u in asyncio.run(_with_db(settings_from(args), list_users)):
+    for u in asyncio.run(with_db(settings_from(args), list_users)):
         print(f"{u.username:<20} {u.role:<13} {u.unit_code or '':<14} {u.display_name}")
     return 0
 
@@ -263,7 +224,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 def cmd_users_token(args: argparse.Namespace) -> int:
     from hotline.accounts import issue_token
 
-    token = asyncio.run(_with_db(settings_from(args),
+    token = asyncio.run(with_db(settings_from(args),
                                  lambda db: issue_token(db, "cli", args.username, args.name)))
     print(token)
     return 0
@@ -273,7 +234,7 @@ def cmd_users_password(args: argparse.Namespace) -> int:
     from hotline.accounts import set_password
 
     password = _read_password(args)
-    asyncio.run(_with_db(settings_from(args), lambda db: set_password(db, "cli", args.username,
+    asyncio.run(with_db(settings_from(args), lambda db: set_password(db, "cli", args.username,
                                                                        password)))
     print(f"password of {args.username} changed; its sessions ended and API tokens revoked")
     return 0
@@ -283,7 +244,7 @@ def cmd_users_active(args: argparse.Namespace) -> int:
     from hotline.accounts import set_active
 
     active = args.users_command == "enable"
-    asyncio.run(_with_db(settings_from(args), lambda db: set_active(db, "cli", args.username,
+    asyncio.run(with_db(settings_from(args), lambda db: set_active(db, "cli", args.username,
                                                                      active)))
     print(f"{args.username} {'enabled' if active else 'disabled; its sessions ended and API tokens revoked'}")
     return 0
@@ -292,7 +253,7 @@ def cmd_users_active(args: argparse.Namespace) -> int:
 def cmd_users_tokens(args: argparse.Namespace) -> int:
     from hotline.accounts import list_tokens
 
-    for t in asyncio.run(_with_db(settings_from(args), lambda db: list_tokens(db, args.username))):
+    for t in asyncio.run(with_db(settings_from(args), lambda db: list_tokens(db, args.username))):
         state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
         used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
         print(f"{t.id}\t{t.prefix}...\t{t.name}\tlast used {used}\t{state}")
@@ -302,7 +263,7 @@ def cmd_users_tokens(args: argparse.Namespace) -> int:
 def cmd_users_revoke_token(args: argparse.Namespace) -> int:
     from hotline.accounts import revoke_token
 
-    asyncio.run(_with_db(settings_from(args), lambda db: revoke_token(db, "cli", args.username,
+    asyncio.run(with_db(settings_from(args), lambda db: revoke_token(db, "cli", args.username,
                                                                        args.token_id)))
     print(f"token {args.token_id} of {args.username} revoked")
     return 0
@@ -316,7 +277,7 @@ def cmd_users_unlock(args: argparse.Namespace) -> int:
         guard = LoginGuard(db, settings.login_max_failures, settings.login_window_seconds)
         return await guard.unlock("cli", args.username, args.address)
 
-    count = asyncio.run(_with_db(settings_from(args), unlock))
+    count = asyncio.run(with_db(settings_from(args), unlock))
     print(f"{args.username}: {count} failed login(s) forgotten")
     return 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import datetime as dt
 import difflib
 import ipaddress
 import os

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from hotline.cli import _with_db, report_import, settings_from
+from hotline.commands import report_import, settings_from, with_db
 from knowledge_base.models import ARTICLE_STATUSES
 
 
@@ -67,7 +67,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     status = "draft" if args.draft else "published"
-    return report_import(str(args.file), lambda: asyncio.run(_with_db(
+    return report_import(str(args.file), lambda: asyncio.run(with_db(
         settings_from(args), lambda db: import_articles(
             db, "cli", text, partial=args.partial, default_status=status))),
         lambda r: f"articles: {len(r.created)} created, {len(r.updated)} updated, "
@@ -78,7 +78,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from knowledge_base.importer import export_lines
 
     statuses = ARTICLE_STATUSES if args.status == "all" else (args.status,)
-    lines = asyncio.run(_with_db(settings_from(args), lambda db: export_lines(db, statuses)))
+    lines = asyncio.run(with_db(settings_from(args), lambda db: export_lines(db, statuses)))
     out = sys.stdout
     for line in lines:
         out.write(line + "\n")
@@ -106,7 +106,7 @@ class _Searcher:
 def _load_searcher(args: argparse.Namespace) -> _Searcher:
     from knowledge_base.service import build_index
 
-    return _Searcher(asyncio.run(_with_db(settings_from(args), build_index)))
+    return _Searcher(asyncio.run(with_db(settings_from(args), build_index)))
 
 
 def _query_lines(queries: list[str], stdin: TextIO) -> Iterable[str]:
@@ -194,7 +194,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_gaps(args: argparse.Namespace) -> int:
     from knowledge_base.service import list_gaps, local_iso
 
-    gaps = asyncio.run(_with_db(settings_from(args),
+    gaps = asyncio.run(with_db(settings_from(args),
                                 lambda db: list_gaps(db, limit=max(1, args.limit))))
     for g in gaps:
         print(f"{g.count:>5}  {local_iso(g.last_seen)[:16]}  {g.sample}")

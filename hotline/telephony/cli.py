@@ -66,7 +66,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from hotline.cli import _with_db, settings_from
+    from hotline.commands import settings_from, with_db
     from hotline.telephony import store
 
     async def work(db: object) -> dict[str, object]:
@@ -79,7 +79,7 @@ def cmd_recompute(args: argparse.Namespace) -> int:
                 "only_stored": sorted(stored.keys() - rebuilt.keys()),
                 "different": differ}
 
-    result = asyncio.run(_with_db(settings_from(args), work))
+    result = asyncio.run(with_db(settings_from(args), work))
     same = not (result["only_recomputed"] or result["only_stored"] or result["different"])
     result["same"] = same
     if args.json:

@@ -28,6 +28,7 @@ from hotline import localtime
 from hotline.auth import allow
 from hotline.errors import Conflict, InvalidInput, NotFound
 from hotline.models import Role, User
+from hotline.ports import CALLER_HISTORY
 from hotline.telephony import service, wiring
 from hotline.telephony.calls import CallRecord
 from hotline.telephony.models import CALLBACK_OUTCOMES
@@ -141,20 +142,14 @@ async def pop_json(request: web.Request, e: service.CallEvent) -> dict[str, Any]
 
 
 async def _caller_tickets(request: web.Request, caller: str) -> list[dict[str, Any]]:
-    from dispatch.web import TICKETS  # work orders are optional for call tracking
-    from dispatch.tickets import Status
-
-    tickets = request.app.get(TICKETS)
-    if tickets is None or not caller:
+    # Work orders are another feature: asked through the kernel's port, absent without it.
+    history = request.app[SERVICES].get(CALLER_HISTORY)
+    if history is None:
         return []
-    try:
-        views = await tickets.find(principal(request), phone=caller, limit=5)
-    except InvalidInput:  # not a phone number the ticket store can hold
-        return []
-    return [{"number": v.ticket.number, "status": v.ticket.status,
-             "status_label": Status(v.ticket.status).label,
-             "created_at": localtime.iso(v.ticket.created_at, timespec="minutes"),
-             "content": (v.ticket.content or "")[:80]} for v in views]
+    return [{"number": t.number, "status": t.status, "status_label": t.status_label,
+             "created_at": localtime.iso(t.created_at, timespec="minutes"),
+             "content": t.content}
+            for t in await history.tickets_of(principal(request), caller, limit=5)]
 
 
 @routes.get("/api/v1/calls/pops")
