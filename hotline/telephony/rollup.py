@@ -4,11 +4,14 @@ without reading 48 hours of calls on every request.
 Reading and folding every stored call of the last 48 h on each `GET /api/v1/calls/metrics`
 took over a minute with 100,000 calls. Here the calls are tallied once per whole BUCKET_S
 bucket of queue-entry time (`sla.metrics.Tally`, per queue) and kept with running sums, so
-that any range of whole buckets is one subtraction. A request reads only the calls of the
-partial buckets at the edges of its ranges (the start of the 48 h, 24 h and alarm windows,
-and the current bucket) and the calls stored or updated since the last request (`stored_at`,
-indexed), whose buckets are tallied again. The figures equal
-`service.dashboard_metrics` over the same calls, bounded by `now`.
+that any range of whole buckets is one subtraction. The partial buckets at the edges of the
+ranges (the start of the 48 h, 24 h and alarm windows, and the current bucket) are added up
+from their calls, kept in memory from one look to the next. A look, at most once a second
+and shared by the three bucket sizes, reads only the calls stored or updated since the last
+one (`stored_at`, indexed): their buckets are tallied again, and the kept edge calls replaced
+by them. The edge buckets move every BUCKET_S; then the new ones are read, and the last
+current bucket is tallied from its kept calls. The figures equal `service.dashboard_metrics`
+over the same calls, bounded by `now`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import math
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.config import Policy
