@@ -56,8 +56,10 @@ def plan(deadlines: Deadlines, status: Status, acknowledge_due: dt.datetime | No
         urgent=urgent, replied_at=replied_at if status is Status.REPLIED else None)
 
 
-async def sync(s: AsyncSession, ticket: Ticket, now: dt.datetime, deadlines: Deadlines) -> None:
-    """Make the ticket's follow-up rows match its state; call in the ticket's transaction.
+async def sync(s: AsyncSession, ticket: Ticket, now: dt.datetime, deadlines: Deadlines,
+               fresh: bool = False) -> None:
+    """Make the ticket's follow-up rows match its state; call in the ticket's transaction
+    (`fresh`: inserted in it, so it has no rows yet and none are read).
 
     A row whose deadline did not change is kept, whether it fired already or not (so a ticket
     is reminded once per deadline). A moved deadline replaces the row: a new id, which fires
@@ -65,7 +67,7 @@ async def sync(s: AsyncSession, ticket: Ticket, now: dt.datetime, deadlines: Dea
     """
     wanted = plan(deadlines, Status(ticket.status), ticket.acknowledge_due, ticket.due,
                   ticket.urgency == "urgent", ticket.replied_at)
-    rows = {f.kind: f for f in await s.scalars(
+    rows = {} if fresh else {f.kind: f for f in await s.scalars(
         select(Followup).where(Followup.ticket_id == ticket.id))}
     for kind, due_at in wanted.items():
         row = rows.get(kind.value)

@@ -96,7 +96,9 @@ class TicketService(TicketQueries):
     # --- the one way a ticket changes ---------------------------------------------------------
 
     async def _apply(self, s: AsyncSession, t: Ticket, command: domain.Command, actor: str,
-                     now: dt.datetime, note: str | None = None, **detail) -> None:
+                     now: dt.datetime, note: str | None = None, *, fresh: bool = False,
+                     **detail) -> None:
+        """`fresh`: the ticket was inserted in this transaction (it has no follow-up rows)."""
         before = state_of(t)
         after = domain.apply(before, command)
         _store(t, before, after, now)
@@ -104,7 +106,7 @@ class TicketService(TicketQueries):
                           from_status=before.status.value, to_status=after.status.value,
                           note=note, detail=detail))
         await s.flush()
-        await followups.sync(s, t, now, self.deadlines)
+        await followups.sync(s, t, now, self.deadlines, fresh=fresh)
         audit.record(s, actor, f"ticket.{command.action}", "ticket", t.number, detail, note)
 
     async def _locked(self, s: AsyncSession, who: Principal, number: str) -> Ticket:
@@ -181,16 +183,17 @@ class TicketService(TicketQueries):
         # Reads before the write transaction: held inside it, the similar-ticket scan kept
         # SQLite's write lock (and on PostgreSQL the day's number row) busy for every other
         # creation. A ticket created meanwhile by someone else may be missed as similar.
+        # So is the unit lookup: a unit closed meanwhile still gets this one ticket.
         async with self.db.read() as s:
             stamp = await catalogue.directory_stamp(s)
             (await self.vocabularies.get(s, stamp)).check(category, district)
+            unit = None
+            if new.unit_code:
+                unit, assisting = await self._units(s, new.unit_code, new.assisting_units)
             similar = await duplicates.find(s, content, district, category, now, cache=self.pairs)
         suggestions = await self.suggest(RoutingRequest(content, district, category), limit=3,
                                          stamp=stamp)
         async with self.db.write() as s:
-            unit = None
-            if new.unit_code:
-                unit, assisting = await self._units(s, new.unit_code, new.assisting_units)
             t = Ticket(number=await allocate_number(s, now), source=new.source.value,
                        call_id=call_id, caller_name=name, caller_phone=phone,
                        # 举报: the whistle-blower is always protected.
@@ -208,12 +211,15 @@ class TicketService(TicketQueries):
                          {"type": t.type, "category": category, "district": district})
             if new.answered_on_spot:
                 await self._apply(s, t, domain.AnswerOnSpot(new.kb_article_id or ""),
-                                  who.username, now, kb_article_id=new.kb_article_id)
+                                  who.username, now, fresh=True,
+                                  kb_article_id=new.kb_article_id)
             elif unit is not None:
                 ack, due = self._deadlines_for(t, unit, now, new.due)
                 await self._apply(s, t, domain.Dispatch(unit.code, assisting, ack, due),
-                                  who.username, now, unit_code=unit.code,
+                                  who.username, now, fresh=True, unit_code=unit.code,
                                   assisting_units=list(assisting))
+        # This process's next similar-ticket search need not read the new text back.
+        self.pairs.put(t.id, content)
         return Created(view_of(who, t, now), suggestions, similar)
 
     async def dispatch(self, who: Principal, number: str, unit_code: str,
