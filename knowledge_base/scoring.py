@@ -54,26 +54,35 @@ class Scorer:
     ) -> None:
         self._query = query
         among = set(candidates)
+        # Candidates holding each key: head, answer but not head (a key may serve several grams).
+        holders: dict[str, tuple[AbstractSet[int], AbstractSet[int]]] = {}
+
+        def held(key: str) -> tuple[AbstractSet[int], AbstractSet[int]]:
+            sets = holders.get(key)
+            if sets is None:
+                sets = (_among(post_head.get(key), among), _among(post_body.get(key), among))
+                holders[key] = sets
+            return sets
+
         rows = []
         for g in query.grams:
             credit = HOMOPHONE_CREDIT if g.homophone else 1.0
             text_head = text_body = None
             if len(g.text) == 2 and is_cjk(g.text[0]) and is_cjk(g.text[1]):
-                keys = [f"{x} {y}" for x in readings(g.text[0]) for y in readings(g.text[1])]
-                if keys:
-                    text_head = set().union(*(_among(post_head.get(k), among) for k in keys))
-                    text_body = text_head.union(
-                        *(_among(post_body.get(k), among) for k in keys)
-                    )
+                pairs = [held(f"{x} {y}") for x in readings(g.text[0]) for y in readings(g.text[1])]
+                if len(pairs) == 1:
+                    text_head = pairs[0][0]
+                    text_body = pairs[0][0] | pairs[0][1]
+                elif pairs:
+                    text_head = set().union(*(h for h, _ in pairs))
+                    text_body = text_head.union(*(b for _, b in pairs))
             if g.py and g.py.count(" ") == 3:
-                key = g.py[1:-1]  # " a b " → "a b"
                 sound, is_py = g.py, True
-                in_head = _among(post_head.get(key), among)
-                in_body = _among(post_body.get(key), among)
+                in_head, in_body = held(g.py[1:-1])  # " a b " → "a b"
             elif g.ini:
                 # Initials are indexed for the head only; the answer has no initials channel.
                 sound, is_py = g.ini, False
-                in_head, in_body = _among(post_head.get(g.ini), among), _NONE
+                in_head, in_body = held(g.ini)[0], _NONE
             else:
                 # A lone typed syllable (not a key) is searched for; "" when there is no sound.
                 sound, is_py = g.py, True

@@ -214,6 +214,7 @@ class SearchIndex:
         # Ties keep index order (older articles first) so results are stable.
         scored.sort(key=lambda item: (-item[0], item[1]))
         hits: list[Hit] = []
+        plan = None
         for score, slot in scored:
             if len(hits) >= limit:
                 break
@@ -222,12 +223,14 @@ class SearchIndex:
             found = scorer.found(slot, entry)
             if score < CONFIDENT_SCORE and scorer.evidence(found) < MIN_EVIDENCE:
                 continue
+            if plan is None:
+                plan = self._snippets.plan(parsed)
             hits.append(
                 Hit(
                     id=entry.doc.id,
                     score=round(score, 1),
                     title=entry.doc.title,
-                    snippet=self._snippets.snippet(parsed, found, entry),
+                    snippet=self._snippets.snippet(plan, found, entry),
                 )
             )
         return hits

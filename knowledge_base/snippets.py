@@ -54,6 +54,12 @@ class _Sounds:
     syllables: list[str]
     initials: str  # one letter (or " ") per character
 
+    def has(self, py: str) -> bool:
+        """Whether some characters have the syllables of py (" a b ")."""
+        if self.line is not None:
+            return py in self.line
+        return bool(self.positions(py))
+
     def positions(self, py: str) -> list[tuple[int, int]]:
         """(start, end) character ranges whose syllables are those of py (" a b ")."""
         n = py.count(" ") - 1
@@ -101,27 +107,37 @@ class Snippets:
             functools.partial(_prepare, synonyms)
         )
 
+    @staticmethod
+    def plan(query: Query) -> _Plan:
+        """What the snippets of one query's hits look for: per gram of the query, None when
+        it is a lone function character (never worth showing), else (text, py, initials,
+        weight, lone: only counted, never marked, initials pair: marked in short texts only).
+        """
+        return tuple(
+            None
+            if len(g.text) == 1 and g.text in FILLER
+            else (g.text, g.py, g.ini, g.weight, _lone(g), len(g.ini) == 2)
+            for g in query.grams
+        )
+
     def snippet(
-        self, query: Query, found: list[bool], entry: Entry
+        self, plan: _Plan, found: list[bool], entry: Entry
     ) -> tuple[tuple[str, bool], ...]:
         """Excerpt of the question or answer that best shows why the article matched.
 
-        found: whether each gram of the query matched the article somewhere (Scorer.found).
+        plan: Snippets.plan of the query; found: whether each of its grams matched the
+        article somewhere (Scorer.found).
         """
         doc = entry.doc
         texts = [t for t in (*doc.questions, doc.answer) if t]
         if not texts:
             return ()
         # Only grams that matched this article somewhere are worth locating.
-        grams = [
-            g
-            for g, hit in zip(query.grams, found)
-            if hit and not (len(g.text) == 1 and g.text in FILLER)
-        ]
+        grams = [g for g, hit in zip(plan, found) if hit and g is not None]
         prepared = [self._prepared(t) for t in texts]
         # Cheap choice first (exact characters only); sound and initials matches are located
         # only in the chosen text, or in all texts when no characters matched anywhere.
-        exact_grams = [(g.text, g.weight) for g in grams if g.text]
+        exact_grams = [(g[0], g[3]) for g in grams if g[0]]
         exact = [sum(w for t, w in exact_grams if t in p.flat) for p in prepared]
         best = max(range(len(texts)), key=lambda i: (exact[i], -i))
         if exact[best] > 0:
@@ -138,34 +154,50 @@ class Snippets:
         return _excerpt(texts[best], best_mask)
 
 
-def _hit_mask(grams: list[Gram], text: str, prepared: _Text) -> tuple[list[bool], float]:
+_PlanRow = tuple[str, str, str, float, bool, bool]
+_Plan = tuple[_PlanRow | None, ...]
+
+
+def _hit_mask(grams: list[_PlanRow], text: str, prepared: _Text) -> tuple[list[bool], float]:
     """Which characters of text match the query, and the query weight they account for."""
     mask = [False] * len(text)
     flat, origin, spans = prepared.flat, prepared.origin, prepared.spans
     sounds: _Sounds | None = None
+    # A pair of initials inside running text is not marked (see below).
+    long_text = len(text) > _INITIALS_MARK_CHARS
     matched = 0.0
-    for gram in grams:
+    for gt, py, ini, weight, lone, initials_pair in grams:
+        if lone:
+            # A lone character or syllable found here and there says little: it counts for
+            # the choice of text but is not marked, so finding one occurrence is enough.
+            if gt and gt in flat:
+                matched += weight
+                continue
+            if py or ini:
+                if sounds is None:
+                    sounds = _sounds(flat)
+                if (py and sounds.has(py)) or (ini and ini in sounds.initials):
+                    matched += weight
+            continue
         positions: list[tuple[int, int]] = []
-        gt = gram.text
         if gt:
             positions = _find_all(flat, gt)
             if len(gt) > 1:
                 for start, end, term, aliases in spans:
                     if gt in aliases and gt not in term:
                         positions.append((start, end))
-        if not positions and (gram.py or gram.ini):
+        if not positions and (py or ini):
             if sounds is None:
                 sounds = _sounds(flat)
-            if gram.py:
-                positions = sounds.positions(gram.py)
-            if not positions and gram.ini:
-                positions = _find_all(sounds.initials, gram.ini)
+            if py:
+                positions = sounds.positions(py)
+            if not positions and ini:
+                positions = _find_all(sounds.initials, ini)
         if not positions:
             continue
-        matched += gram.weight
-        if _lone(gram) or (len(gram.ini) == 2 and len(text) > _INITIALS_MARK_CHARS):
-            # A lone character or syllable found here and there says little, and so does a
-            # pair of initials inside running text; marking them is noise.
+        matched += weight
+        if initials_pair and long_text:
+            # A pair of initials inside running text is mostly an accident: marking it is noise.
             continue
         if origin is None:
             for start, end in positions:
