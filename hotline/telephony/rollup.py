@@ -20,7 +20,7 @@ import asyncio
 import datetime as dt
 import json
 import math
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,13 +142,40 @@ class StoredMetrics:
         return self._look
 
     # --- keeping the tallies ----------------------------------------------------------------
+    # Each step reads first and changes the state only once all is read, without awaiting in
+    # between: a look that fails (the database) or is cancelled (the client went away) leaves
+    # the state as the last whole step left it, and the next look goes on from there.
 
     async def _forget_changed(self, s: AsyncSession) -> None:
         """Drop the tallies of buckets with calls stored since the last look, and put those
-        calls in the kept edge buckets as they are now."""
-        changed = await self._changes(s)
+        calls in the kept edge buckets as they are now. A call stored a little before the last
+        look may have committed after it: the last CHANGE_MARGIN before it is read again, and
+        calls seen with the same stamp passed over."""
+        looked = dt.datetime.now(UTC)
+        # The first look reads all tallies after this; the calls it finds are marked seen, so
+        # that the next look does not take the calls stored just before it for changes.
+        since = (self._looked or looked) - CHANGE_MARGIN
+        # Bounded above too: without statistics (a table just filled, not analyzed yet)
+        # PostgreSQL guesses `stored_at > since` matches much of the table and scans all of it
+        # (50 ms with 100,000 calls), a range bounded on both sides a few rows, read by the
+        # index. A call stamped later than the bound (a writer's clock ahead) is read by the
+        # first look whose bound reaches it: the lower bound stays below it until then.
+        until = looked + CHANGE_MARGIN
+        rows = (await s.execute(select(CallRow.uniqueid, CallRow.enter_ts, CallRow.stored_at)
+                                .where(CallRow.stored_at > since, CallRow.stored_at <= until))
+                ).all()
+        changed = {u: (_floor(enter_ts), at) for u, enter_ts, at in rows
+                   if self._seen.get(u) != at}
+        wanted = [u for u, (start, _) in changed.items() if start in self._edges]
+        fresh = []
+        for i in range(0, len(wanted), IN_CHUNK):
+            # Read again in full: the call may have been stored again since (its next stamp
+            # makes it a change of the next look), so it goes where its row now says.
+            fresh += await self._calls(s, CallRow.uniqueid.in_(wanted[i:i + IN_CHUNK]))
+        self._looked = looked
         first = None
-        for uniqueid, start in changed.items():
+        for uniqueid, (start, at) in changed.items():
+            self._seen[uniqueid] = at
             for b in (start, self._where.get(uniqueid)):
                 if b is not None:
                     self._buckets.pop(b, None)
@@ -156,52 +183,22 @@ class StoredMetrics:
                     first = b if first is None else min(first, b)
             for kept in self._edges.values():
                 kept.pop(uniqueid, None)
+        self._seen = {u: at for u, at in self._seen.items() if at > since}
         if first is not None and self._base is not None:
             del self._prefix[max(1, (first - self._base) // BUCKET_S + 1):]
-        wanted = [u for u, start in changed.items() if start in self._edges]
-        for i in range(0, len(wanted), IN_CHUNK):
-            # Read again in full: the call may have been stored again since (its next stamp
-            # makes it a change of the next look), so it goes where its row now says.
-            for record in await self._calls(s, CallRow.uniqueid.in_(wanted[i:i + IN_CHUNK])):
-                kept = self._edges.get(_floor(record.enter_ts))
-                if kept is not None:
-                    kept[record.uniqueid] = record
-
-    async def _changes(self, s: AsyncSession) -> dict[str, int]:
-        """The calls stored since the last look, and the buckets they entered in. A call
-        stored a little before the last look may have committed after it: the last
-        CHANGE_MARGIN before it is read again, and calls seen with the same stamp passed over.
-        """
-        looked, self._looked = self._looked, dt.datetime.now(UTC)
-        # The first look reads all tallies after this; the calls it finds are marked seen, so
-        # that the next look does not take the calls stored just before it for changes.
-        since = (looked or self._looked) - CHANGE_MARGIN
-        # Bounded above too: without statistics (a table just filled, not analyzed yet)
-        # PostgreSQL guesses `stored_at > since` matches much of the table and scans all of it
-        # (50 ms with 100,000 calls), a range bounded on both sides a few rows, read by the
-        # index.
-        # A call stamped later than the bound (a writer's clock ahead) is read by the first
-        # look whose bound reaches it: the lower bound stays below it until then.
-        until = self._looked + CHANGE_MARGIN
-        rows = (await s.execute(select(CallRow.uniqueid, CallRow.enter_ts, CallRow.stored_at)
-                                .where(CallRow.stored_at > since, CallRow.stored_at <= until))
-                ).all()
-        changed = {}
-        for uniqueid, enter_ts, stored_at in rows:
-            if self._seen.get(uniqueid) != stored_at:
-                self._seen[uniqueid] = stored_at
-                changed[uniqueid] = _floor(enter_ts)
-        self._seen = {u: at for u, at in self._seen.items() if at > since}
-        return changed
+        for record in fresh:
+            bucket = self._edges.get(_floor(record.enter_ts))
+            if bucket is not None:
+                bucket[record.uniqueid] = record
 
     async def _keep_edges(self, s: AsyncSession, edges: set[int]) -> None:
         """Read the calls of the edge buckets not kept yet (those of the last look are kept
         up to date by `_forget_changed`)."""
         missing = sorted(b for b in edges if b not in self._edges)
-        for b in missing:
-            self._edges[b] = {}
+        kept: dict[int, dict[str, CallRecord]] = {b: {} for b in missing}
         for record in await self._records(s, _runs(missing)):
-            self._edges[_floor(record.enter_ts)][record.uniqueid] = record
+            kept[_floor(record.enter_ts)][record.uniqueid] = record
+        self._edges.update(kept)
 
     async def _tally_missing(self, s: AsyncSession, lo: int, hi: int) -> None:
         if self._base is None or lo - self._base > HORIZON_S:
@@ -215,27 +212,28 @@ class StoredMetrics:
         missing = [b for b in range(self._base, hi, BUCKET_S) if b not in self._buckets]
         if not missing:
             return
-        for b in missing:
-            self._buckets[b] = {}
-            self._totals.pop(b, None)
         records = await self._records(s, _runs([b for b in missing if b not in self._edges]))
         for b in missing:
             records.extend(self._edges.get(b, {}).values())
+        fresh: dict[int, Sums] = {b: {} for b in missing}
+        where = {}
         params = self._params
         for i, record in enumerate(records):
             if i and not i % (8 * DECODE_CHUNK):  # a tally costs about an eighth of a decode
                 await asyncio.sleep(0)
-            self._where[record.uniqueid] = _floor(record.enter_ts)
-            sums = self._buckets[_floor(record.enter_ts)]
-            tally = sums.get(record.queue)
+            where[record.uniqueid] = b = _floor(record.enter_ts)
+            tally = fresh[b].get(record.queue)
             if tally is None:
-                tally = sums[record.queue] = Tally()
+                tally = fresh[b][record.queue] = Tally()
             tally.add(record, **params)
-        first = (missing[0] - self._base) // BUCKET_S + 1
-        del self._prefix[max(1, first):]
+        self._buckets.update(fresh)
+        for b in missing:
+            self._totals.pop(b, None)
+        self._where.update(where)
+        del self._prefix[max(1, (missing[0] - self._base) // BUCKET_S + 1):]
 
     async def _records(self, s: AsyncSession,
-                       ranges: list[tuple[float, float]]) -> list[CallRecord]:
+                       ranges: Sequence[tuple[float, float]]) -> list[CallRecord]:
         """The stored calls that entered in any of the [start, end) ranges."""
         if not ranges:
             return []

@@ -5,6 +5,7 @@ on both databases."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import math
@@ -237,3 +238,44 @@ async def test_the_first_look_lets_the_loop_go_between_chunks_of_calls(db, monke
     await look
     assert decoded >= 1000
     assert max(b - a for a, b in zip(between, between[1:] + [decoded])) <= 50
+
+
+async def test_looks_cancelled_or_failing_midway_leave_nothing_half_done(db, monkeypatch):
+    """A look whose request goes away (cancelled) or whose database fails at any point leaves
+    the tallies and the kept edge calls so that the next look still counts every call once."""
+    B = rollup.BUCKET_S
+    now = rollup._floor(time.time()) - 5 * B + 100.5
+    policy = Policy(alarm_min_offered=1)
+    records = calls(now, 1500, hours=50)
+    await store(db, records)
+    monkeypatch.setattr(rollup, "DECODE_CHUNK", 20)  # more points to be cancelled at
+    stored = rollup.StoredMetrics(db, policy)
+    reads = rollup.StoredMetrics._calls
+    failing_at = [0]
+
+    async def failing(self, *args, **kwargs):
+        failing_at[0] -= 1
+        if failing_at[0] == 0:
+            raise OSError("connection lost")
+        return await reads(self, *args, **kwargs)
+
+    monkeypatch.setattr(rollup.StoredMetrics, "_calls", failing)
+    await stored.dashboard(now, "hour")
+    seed = iter(range(100, 10_000))
+    # Looks 100 s apart: every third one crosses into the next bucket (and reads more).
+    rounds = [(after, None) for after in (0, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064)] + \
+             [(None, reads) for reads in (1, 2, 3, 4)]
+    for k, (after, fail_at) in enumerate(rounds * 2, start=1):
+        at = now + 100 * k
+        await store(db, [call_at(f"new-{k}", at - 0.5, next(seed)),
+                         call_at(f"edge-{k}", at - 86400 + 0.5, next(seed)),
+                         dataclasses.replace(records[k], enter_ts=at - 1)])
+        failing_at[0] = fail_at or 0
+        look = asyncio.create_task(stored.dashboard(at, "hour"))
+        if after is not None:
+            await asyncio.sleep(after)
+            look.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await look
+    failing_at[0] = 0
+    await same_as_every_call(stored, db, now + 100 * len(rounds) * 2 + 50, policy)
