@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, NamedTuple
 
 from knowledge_base.entries import LITERAL, segments_of
 from knowledge_base.text import (
@@ -41,8 +41,7 @@ UNKNOWN_IDF = 3.0
 _MIN_QUERY_CHARS = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Gram:
+class Gram(NamedTuple):
     text: str  # exact normalised characters to find ("" for typed pinyin)
     py: str  # " s1 s2 " to find in the syllable channel ("" if none)
     ini: str  # initials to find ("" if none)
@@ -94,22 +93,29 @@ def parse_query(
             return UNKNOWN_IDF
         return min(math.log(1.0 + n_docs / (df + 1.0)), IDF_CAP)
 
+    # The first gram of each (text, py, initials) is kept; a key keeps its first place and
+    # its last weight.
     for seg in seg_units:
         for a, b in zip(seg, seg[1:]):
             if a.text and b.text:
                 key = f"{a.syllable} {b.syllable}"
-                weight = idf(key_df(key)) * _filler_factor(a.text + b.text)
-                specific = weight >= SPECIFIC_IDF and not has_filler(a.text + b.text)
-                gram = Gram(a.text + b.text, f" {key} ", "", weight, True, specific)
+                text = a.text + b.text
+                weight = idf(key_df(key)) * _filler_factor(text)
+                if (text, f" {key} ", "") not in grams:
+                    specific = weight >= SPECIFIC_IDF and not has_filler(text)
+                    gram = Gram(text, f" {key} ", "", weight, True, specific)
+                    grams[(text, gram.py, "")] = gram
             elif a.syllable and b.syllable:
                 key = f"{a.syllable} {b.syllable}"
                 weight = idf(key_df(key))
-                gram = Gram("", f" {key} ", "", weight, False, weight >= SPECIFIC_IDF)
+                if ("", f" {key} ", "") not in grams:
+                    gram = Gram("", f" {key} ", "", weight, False, weight >= SPECIFIC_IDF)
+                    grams[("", gram.py, "")] = gram
             else:
                 key = a.initial + b.initial
                 weight = idf(key_df(key))
-                gram = Gram("", "", key, weight, False, False)
-            grams.setdefault((gram.text, gram.py, gram.ini), gram)
+                if ("", "", key) not in grams:
+                    grams[("", "", key)] = Gram("", "", key, weight, False, False)
             keys[key] = weight
         for a, b, c in zip(seg, seg[1:], seg[2:]):
             if (
@@ -123,34 +129,40 @@ def parse_query(
                 # Only a bonus: an accidental pair must not lower every score.
                 key = f"{a.syllable} {c.syllable}"
                 weight = idf(key_df(key))
-                gram = Gram(
-                    a.text + c.text, f" {key} ", "", weight, True, weight >= SPECIFIC_IDF, True
-                )
-                grams.setdefault((gram.text, gram.py, gram.ini), gram)
+                text = a.text + c.text
+                if (text, f" {key} ", "") not in grams:
+                    gram = Gram(text, f" {key} ", "", weight, True, weight >= SPECIFIC_IDF, True)
+                    grams[(text, gram.py, "")] = gram
                 keys[key] = weight
-            if not (a.text and b.text and c.text) and not (a.syllable and b.syllable and c.syllable):
+            if not (a.text and b.text and c.text) and not (
+                a.syllable and b.syllable and c.syllable
+            ):
                 # Runs of typed initials: triples are far more selective than pairs.
                 key = a.initial + b.initial + c.initial
                 weight = idf(key_df(key))
-                gram = Gram("", "", key, weight, False, weight >= SPECIFIC_IDF)
-                grams.setdefault(("", "", key), gram)
+                if ("", "", key) not in grams:
+                    grams[("", "", key)] = Gram("", "", key, weight, False, weight >= SPECIFIC_IDF)
                 keys[key] = weight
         for u in seg:
             if len(u.text) > 1:
                 # A latin or digit word (app, ktv, 12345) means as much as a character pair.
                 key = LITERAL + u.text
                 weight = idf(key_df(key))
-                gram = Gram(u.text, "", "", weight, False, weight >= SPECIFIC_IDF)
-                grams.setdefault((u.text, "", ""), gram)
+                if (u.text, "", "") not in grams:
+                    grams[(u.text, "", "")] = Gram(
+                        u.text, "", "", weight, False, weight >= SPECIFIC_IDF
+                    )
                 keys[key] = weight
             elif u.text:
-                df = char_df.get(u.text, 0)
-                weight = idf(df) * UNIGRAM_FACTOR * _filler_factor(u.text)
-                grams.setdefault((u.text, "", ""), Gram(u.text, "", "", weight, False, False))
+                if (u.text, "", "") not in grams:
+                    df = char_df.get(u.text, 0)
+                    weight = idf(df) * UNIGRAM_FACTOR * _filler_factor(u.text)
+                    grams[(u.text, "", "")] = Gram(u.text, "", "", weight, False, False)
             elif u.syllable:
                 # No syllable df is kept; a typed lone syllable is weak evidence anyway.
-                gram = Gram("", f" {u.syllable} ", "", UNIGRAM_FACTOR, False, False)
-                grams.setdefault((gram.text, gram.py, gram.ini), gram)
+                if ("", f" {u.syllable} ", "") not in grams:
+                    gram = Gram("", f" {u.syllable} ", "", UNIGRAM_FACTOR, False, False)
+                    grams[("", gram.py, "")] = gram
     if not grams:
         return None
     total = sum(g.weight for g in grams.values() if not g.bonus)
@@ -190,13 +202,12 @@ def _units_of_query(segment: str, latin_df: Mapping[str, int]) -> Iterator[Unit]
 
 
 def has_filler(text: str) -> bool:
-    return any(ch in FILLER for ch in text)
+    return not FILLER.isdisjoint(text)
 
 
 def _filler_factor(text: str) -> float:
-    fillers = sum(1 for ch in text if ch in FILLER)
-    if fillers == len(text):
+    if FILLER.issuperset(text):
         return FILLER_FACTOR
-    if fillers:
-        return 0.6
-    return 1.0
+    if FILLER.isdisjoint(text):
+        return 1.0
+    return 0.6
