@@ -6,9 +6,9 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import CursorResult, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotline import audit
@@ -337,7 +337,8 @@ class LoginGuard:
         if address:
             where.append(LoginFailure.address == address)
         async with self.db.write() as s:
-            result = await s.execute(delete(LoginFailure).where(*where))
+            # A DELETE's result is a CursorResult (it has `rowcount`); execute() is typed as Result.
+            result = cast(CursorResult[Any], await s.execute(delete(LoginFailure).where(*where)))
             audit.record(s, actor, "login.unlock", "user", username.lower()[:64],
                          {"address": address, "failures_forgotten": result.rowcount or 0})
         return result.rowcount or 0

@@ -113,6 +113,9 @@ def retry_seconds(remaining: float) -> int:
     return int(remaining) + 1 if remaining > 0 else 0
 
 
+_K = TypeVar("_K")  # a throttle table's key: (address, key) pair or address
+
+
 class PairThrottle:
     """In-memory throttle keyed by (client address, key), for public lookups where a database
     write per failure would itself be an attack surface.
@@ -157,13 +160,16 @@ class PairThrottle:
                    if lock_remaining(q, now, self.max_failures, self.window) > 0)
 
     def _prune(self, now: float) -> None:
-        for table, limit in ((self._pairs, self.max_failures), (self._addresses, self.address_max)):
-            stale = [k for k, q in table.items() if lock_remaining(q, now, limit, self.window) <= 0]
-            # Oldest activity first; keep up to half the bound of unlocked entries.
-            stale.sort(key=lambda k: table[k][-1])
-            excess = len(table) - self.max_pairs // 2
-            for k in stale[:max(excess, 0)]:
-                del table[k]
+        self._prune_table(self._pairs, self.max_failures, now)
+        self._prune_table(self._addresses, self.address_max, now)
+
+    def _prune_table(self, table: dict[_K, deque[float]], limit: int, now: float) -> None:
+        stale = [k for k, q in table.items() if lock_remaining(q, now, limit, self.window) <= 0]
+        # Oldest activity first; keep up to half the bound of unlocked entries.
+        stale.sort(key=lambda k: table[k][-1])
+        excess = len(table) - self.max_pairs // 2
+        for k in stale[:max(excess, 0)]:
+            del table[k]
 
 
 # --- route permissions -------------------------------------------------------------------------

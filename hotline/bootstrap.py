@@ -22,7 +22,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
 
-from hotline.config import Policy, Settings
+from hotline.config import Settings
+from hotline.policy import Policy
 from hotline.db import Database, open_database, upgrade, utcnow
 from hotline.features import FEATURES, Feature
 from sla.calendar import WorkCalendar
@@ -66,7 +67,7 @@ class Services:
 
     def __getitem__(self, key: Key[T]) -> T:
         try:
-            return self._provided[key]  # type: ignore[no-any-return]
+            return self._provided[key]
         except KeyError:
             raise LookupError(f"no feature provides {key.name!r}") from None
 
@@ -74,7 +75,7 @@ class Services:
         self._provided[key] = value
 
     def get(self, key: Key[T]) -> T | None:
-        return self._provided.get(key)  # type: ignore[no-any-return]
+        return self._provided.get(key)
 
     def forget(self, key: Key[Any]) -> None:
         self._provided.pop(key, None)

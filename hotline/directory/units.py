@@ -137,14 +137,14 @@ def parse_units_file(text: str) -> tuple[list[tuple[int, UnitRecord]], list[RowE
         try:
             items = _json_array_items(text)
         except ValueError as exc:
-            line, _, msg = str(exc).partition(": ")
-            return [], [RowError(int(line.split()[1]), msg)]
+            where, _, msg = str(exc).partition(": ")
+            return [], [RowError(int(where.split()[1]), msg)]
     else:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
                 continue
             try:
-                items.append((number, json.loads(line)))
+                items.append((number, json.loads(raw)))
             except json.JSONDecodeError as exc:
                 errors.append(RowError(number, f"invalid JSON: {exc.msg}"))
             except (ValueError, RecursionError):
@@ -208,7 +208,9 @@ async def import_units(db: Database, actor: str, text: str, partial: bool = Fals
                 unit.parent_code = None
         await s.flush()
         for rec in good:
-            (existing.get(rec.code) or await s.get(Unit, rec.code)).parent_code = rec.parent
+            unit = existing.get(rec.code) or await s.get(Unit, rec.code)
+            assert unit is not None  # every good row was created or updated in the loop above
+            unit.parent_code = rec.parent
         audit.record(s, actor, "units.import", "unit", "*",
                      {"created": created, "updated": updated, "skipped": len(errors)})
     return ImportResult(created, updated, errors)

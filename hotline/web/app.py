@@ -165,7 +165,7 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
     # Working-day deadlines need next year's official holiday schedule before it starts.
     missing = WorkCalendar.default().missing_years(dt.datetime.now(SHANGHAI).date())
-    body = {"status": "ok", "database": db.engine.dialect.name, "schema_revision": revision,
+    body: dict[str, object] = {"status": "ok", "database": db.engine.dialect.name, "schema_revision": revision,
             "calendar_missing_years": missing}
     if missing:
         body["warnings"] = [f"working-day calendar has no data for {y}: add the official "

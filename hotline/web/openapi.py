@@ -17,7 +17,7 @@ import json
 import re
 import types
 import typing
-from typing import Any
+from typing import Any, Mapping
 
 from aiohttp import web
 
@@ -142,7 +142,7 @@ def _group_patterns(pattern: str) -> dict[str, str]:
     return out
 
 
-def _path_parameters(info: dict[str, Any]) -> list[dict[str, Any]]:
+def _path_parameters(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     if "formatter" not in info:
         return []
     patterns = _group_patterns(info["pattern"].pattern)
@@ -211,6 +211,7 @@ def document(app: web.Application) -> dict[str, Any]:
             op["security"] = []
             op["x-roles"] = ["public"]
         else:
+            assert not isinstance(roles, str)  # the only str role marker is PUBLIC
             # Undeclared roles: the auth middleware refuses everyone.
             op["x-roles"] = sorted(r.value for r in (roles or ()))
         spec = declared_body(handler)
