@@ -155,7 +155,7 @@ class RoutingData:
     units: list[UnitProfile]
     rules: list[CatalogueRule]  # explicit (manager) rules only
     history: list[PastTicket]
-    history_mark: tuple  # (replied_at, id) of the newest ticket in `history`
+    history_mark: tuple | None  # (replied_at, id) of the newest ticket in `history`; None: none
 
 
 async def directory_stamp(s: AsyncSession) -> tuple:
@@ -181,8 +181,10 @@ async def _history(s: AsyncSession, after: tuple | None,
     rows = list(await s.execute(query.order_by(Ticket.replied_at.desc(), Ticket.id.desc())
                                 .limit(limit)))
     rows.reverse()
-    history = [PastTicket(text, district, category, unit)
-               for text, district, category, unit, _, _ in rows]
+    history = []
+    for text, district, category, unit, _, _ in rows:
+        assert unit is not None  # the query keeps only tickets with a main unit
+        history.append(PastTicket(text, district, category, unit))
     mark = (rows[-1][4], rows[-1][5]) if rows else after
     return history, mark
 

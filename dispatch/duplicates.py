@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import select, union_all
+from sqlalchemy import CompoundSelect, Select, select, union_all
 from sqlalchemy.orm import raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,7 +95,7 @@ def _set_score_bound(a: int, b: int, k: int, sort_below: bool) -> float:
     ab, ba = sect + 1 + diff_a, sect + 1 + diff_b
     r_a = 1 - (1 + diff_a) / (sect + ab)
     r_b = 1 - (1 + diff_b) / (sect + ba)
-    common = min(diff_a, diff_b)
+    common: float = min(diff_a, diff_b)
     if sort_below:
         common = min(common, ((3 * a - 1) + (3 * b - 1)) / 4)
     r_ab = 1 - (diff_a + diff_b - 2 * common) / (ab + ba)
@@ -210,6 +210,7 @@ async def _pool(s: AsyncSession, district: str | None, category: str | None, now
     sides = [base.where(column == value).order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)
              for column, value in ((Ticket.district, district), (Ticket.category, category))
              if value]
+    query: Select[int] | CompoundSelect[int]
     if not sides:
         query = base.order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)
     elif len(sides) == 1:

@@ -22,16 +22,16 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import tickets as domain
 from dispatch.models import Followup, Notification, Ticket, TicketEvent
 from dispatch.tickets import Status
-from hotline.config import Policy
+from hotline.policy import Policy
 from hotline.db import Database, utcnow
 from hotline.localtime import fmt
 from sla.deadlines import Deadlines, FollowupKind
@@ -125,7 +125,8 @@ def _claim_statement(now: dt.datetime, limit: int, postgres: bool, only: int | N
         due = due.where(Followup.id == only)
     if postgres:
         due = due.with_for_update(skip_locked=True, of=[Followup.__table__, Ticket.__table__])
-    table = Followup.__table__
+    # A mapped class's __table__ is typed as a FromClause; Followup's is its Table.
+    table = cast(Table, Followup.__table__)
     return (update(table).where(table.c.id.in_(due.scalar_subquery()))
             .values(claimed_at=now)
             .returning(table.c.id, table.c.ticket_id, table.c.kind))

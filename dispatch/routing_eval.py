@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from dispatch.routing import PastTicket, Router, RoutingRequest
+from dispatch.routing.directory import str_items
 
 __all__ = ["RoutingCase", "case_from_mapping", "evaluate_routing"]
 
@@ -42,7 +43,7 @@ def case_from_mapping(raw: Mapping[str, object]) -> RoutingCase:
         category=str(raw["category"]) if raw.get("category") else None,
         type=str(raw["type"]) if raw.get("type") else None,
         expected_unit=str(raw["expected_unit"]),
-        acceptable_units=tuple(str(u) for u in raw.get("acceptable_units") or ()),  # type: ignore[union-attr]
+        acceptable_units=str_items(raw.get("acceptable_units")),
         urgent=bool(raw.get("urgent", False)),
     )
 

@@ -48,7 +48,7 @@ from dispatch.views import (
 )
 from hotline import audit
 from hotline.auth import Principal
-from hotline.config import Policy
+from hotline.policy import Policy
 from hotline.db import Database, utcnow
 from hotline.directory.models import Unit
 from hotline.errors import Conflict, InvalidInput, NotFound, PermissionDenied

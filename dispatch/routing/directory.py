@@ -50,6 +50,15 @@ def default_catalogue(units: Iterable[UnitProfile]) -> list[CatalogueRule]:
 # --------------------------------------------------------------------- directory data
 
 
+def str_items(value: object) -> tuple[str, ...]:
+    """A JSON list field as a tuple of strings; missing, null or empty: ()."""
+    if not value:
+        return ()
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{type(value).__name__!r} object is not iterable")
+    return tuple(str(v) for v in value)
+
+
 def unit_from_mapping(raw: Mapping[str, object]) -> UnitProfile:
     """Parse one directory entry (units.json shape) into a UnitProfile."""
     return UnitProfile(
@@ -58,8 +67,8 @@ def unit_from_mapping(raw: Mapping[str, object]) -> UnitProfile:
         kind=str(raw["kind"]),
         parent=str(raw["parent"]) if raw.get("parent") else None,
         district=str(raw["district"]) if raw.get("district") else None,
-        categories=tuple(str(c) for c in raw.get("categories") or ()),  # type: ignore[union-attr]
-        keywords=tuple(str(k) for k in raw.get("keywords") or ()),  # type: ignore[union-attr]
+        categories=str_items(raw.get("categories")),
+        keywords=str_items(raw.get("keywords")),
     )
 
 

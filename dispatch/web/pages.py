@@ -136,23 +136,24 @@ async def agent_new_page(request: web.Request) -> web.Response:
 @allow(Role.AGENT)
 async def agent_new_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    values = {k: _field(form, k) for k in ("caller_phone", "caller_name", "type", "category",
-                                            "district", "address", "content", "call_id")}
-    values["urgent"] = bool(form.get("urgent"))
-    values["confidential"] = bool(form.get("confidential"))
+    texts = {k: _field(form, k) for k in ("caller_phone", "caller_name", "type", "category",
+                                           "district", "address", "content", "call_id")}
+    urgent, confidential = bool(form.get("urgent")), bool(form.get("confidential"))
+    # Shown back in the form, texts and check boxes.
+    values: dict[str, Any] = {**texts, "urgent": urgent, "confidential": confidential}
     try:
         try:
-            kind = TicketType(values["type"])
+            kind = TicketType(texts["type"])
         except ValueError:
             raise InvalidInput("type must be one of the request types", field="type",
                                zh="请选择诉求类型") from None
-        new = NewTicket(content=values["content"], type=kind,
-                        category=values["category"] or None, district=values["district"] or None,
-                        address=values["address"] or None,
-                        caller_name=values["caller_name"] or None,
-                        caller_phone=values["caller_phone"] or None,
-                        call_id=values["call_id"] or None, confidential=values["confidential"],
-                        urgency=Urgency.URGENT if values["urgent"] else Urgency.NORMAL)
+        new = NewTicket(content=texts["content"], type=kind,
+                        category=texts["category"] or None, district=texts["district"] or None,
+                        address=texts["address"] or None,
+                        caller_name=texts["caller_name"] or None,
+                        caller_phone=texts["caller_phone"] or None,
+                        call_id=texts["call_id"] or None, confidential=confidential,
+                        urgency=Urgency.URGENT if urgent else Urgency.NORMAL)
         created = await _service(request).create(principal(request), new)
     except (Conflict, InvalidInput, PermissionDenied) as exc:
         status, message = form_error(exc)
