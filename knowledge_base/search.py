@@ -33,12 +33,13 @@ public names.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import json
 from bisect import bisect_left
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from importlib import resources
+from itertools import islice, repeat
+from operator import add
 from typing import Iterable, Mapping
 
 from knowledge_base.entries import ArticleDoc, Entry, keys_of, make_entry, vocabulary_of
@@ -285,8 +286,8 @@ class SearchIndex:
                         if i < n and plist[i] == slot:
                             acc[slot] += w
                 else:
-                    for slot in plist:
-                        acc[slot] = get(slot, 0.0) + w
+                    # acc[slot] = acc.get(slot, 0.0) + w for each slot, in list order, in C.
+                    acc.update(zip(plist, map(add, map(get, plist, repeat(0.0)), repeat(w))))
         if category is not None:
             entries = self._entries
             acc = {
@@ -296,7 +297,11 @@ class SearchIndex:
             }
         if len(acc) <= CANDIDATES:
             return list(acc)
-        return heapq.nlargest(CANDIDATES, acc, key=acc.__getitem__)
+        # The CANDIDATES best; of equal sums at the cut, those gathered first (in any order).
+        cut = sorted(acc.values(), reverse=True)[CANDIDATES - 1]
+        best = [slot for slot, s in acc.items() if s > cut]
+        best.extend(islice((slot for slot, s in acc.items() if s == cut), CANDIDATES - len(best)))
+        return best
 
 
 # ---------------------------------------------------------------------- article loading
