@@ -205,7 +205,9 @@ def _among(postings: list[int] | None, candidates: set[int]) -> AbstractSet[int]
     """The candidates in a posting list (sorted by slot)."""
     if not postings:
         return _NONE
-    if len(postings) <= 4 * len(candidates):
+    # An intersection walks the list in C; a binary search per candidate costs about ten
+    # steps of that walk (measured at 20k articles).
+    if len(postings) <= 10 * len(candidates):
         return candidates.intersection(postings)
     n = len(postings)
     return {s for s in candidates if (i := bisect_left(postings, s)) < n and postings[i] == s}

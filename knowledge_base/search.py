@@ -38,8 +38,8 @@ from bisect import bisect_left
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from importlib import resources
-from itertools import islice, repeat
-from operator import add
+from itertools import compress, islice, repeat
+from operator import add, eq, gt
 from typing import Iterable, Mapping
 
 from knowledge_base.entries import ArticleDoc, Entry, keys_of, make_entry, vocabulary_of
@@ -299,8 +299,9 @@ class SearchIndex:
             return list(acc)
         # The CANDIDATES best; of equal sums at the cut, those gathered first (in any order).
         cut = sorted(acc.values(), reverse=True)[CANDIDATES - 1]
-        best = [slot for slot, s in acc.items() if s > cut]
-        best.extend(islice((slot for slot, s in acc.items() if s == cut), CANDIDATES - len(best)))
+        best = list(compress(acc, map(gt, acc.values(), repeat(cut))))
+        ties = compress(acc, map(eq, acc.values(), repeat(cut)))
+        best.extend(islice(ties, CANDIDATES - len(best)))
         return best
 
 
