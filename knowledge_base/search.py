@@ -89,7 +89,7 @@ __all__ = [
 MIN_SCORE = 8.0
 CONFIDENT_SCORE = 30.0
 MIN_EVIDENCE = 2
-# Candidates rescored per query; each costs a few dozen substring tests.
+# Candidates rescored per query; each costs a few dozen set lookups and substring tests.
 CANDIDATES = 48
 # A key held by more than this share of documents is skipped when gathering candidates
 # (it is still scored): it would touch most of the index and separates nothing.
@@ -99,8 +99,9 @@ COMMON_KEY_SHARE = 0.15
 _POOL = 8 * CANDIDATES
 _PROBE_COST = 4
 # Parsed queries kept per index, by query text: agents repeat queries (the same question on many
-# calls, a category or limit changed), and a parse is about a tenth of a search. Weights depend
-# on document frequencies, so any change to the index empties it.
+# calls, a category or limit changed), and a parse (normalisation, jieba, pinyin, weights) is
+# about a sixth of a search. Weights depend on document frequencies, so any change to the
+# index empties it.
 PARSE_CACHE = 512
 _MISS = object()
 

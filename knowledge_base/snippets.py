@@ -44,29 +44,23 @@ def _prepare(synonyms: Synonyms, text: str) -> _Text:
 
 @dataclass(frozen=True, slots=True)
 class _Sounds:
-    """Syllable and initial of each character of a flat text (a non-CJK character is its own
-    syllable), for locating sound-alike and typed-pinyin matches."""
+    """Syllable and initial of each character of a flat text, for locating sound-alike and
+    typed-pinyin matches. A CJK character's syllable is one token (no space, never empty:
+    text.cjk_syllables); any other character is its own syllable, a space included."""
 
-    # " s0 s1 s2 … ": a gram's " a b " is found with one str.find. None when a syllable is
-    # empty or holds a space other than a lone " ", where that reading would be ambiguous.
-    line: str | None
+    # " s0 s1 s2 … ": a gram's " a b " starts at the space before a syllable wherever it is
+    # found, so one str.find locates it.
+    line: str
     starts: list[int]  # line[starts[i]] is the space before syllable i
-    syllables: list[str]
     initials: str  # one letter (or " ") per character
 
     def has(self, py: str) -> bool:
         """Whether some characters have the syllables of py (" a b ")."""
-        if self.line is not None:
-            return py in self.line
-        return bool(self.positions(py))
+        return py in self.line
 
     def positions(self, py: str) -> list[tuple[int, int]]:
         """(start, end) character ranges whose syllables are those of py (" a b ")."""
         n = py.count(" ") - 1
-        if self.line is None:
-            wanted = py.split()
-            syl = self.syllables
-            return [(i, i + n) for i in range(len(syl) - n + 1) if syl[i : i + n] == wanted]
         out: list[tuple[int, int]] = []
         line, starts = self.line, self.starts
         at = line.find(py)
@@ -92,11 +86,8 @@ def _sounds(flat: str) -> _Sounds:
     if run:
         syllables.extend(cjk_syllables("".join(run)))
     initials = "".join(s[0] if s and s != " " else " " for s in syllables)
-    line: str | None = None
     starts = list(accumulate((len(s) + 1 for s in syllables[:-1]), initial=0))
-    if all(s and (s == " " or " " not in s) for s in syllables):
-        line = " " + " ".join(syllables) + " "
-    return _Sounds(line, starts, syllables, initials)
+    return _Sounds(" " + " ".join(syllables) + " ", starts, initials)
 
 
 class Snippets:
