@@ -128,7 +128,9 @@ class SearchIndex:
         self._char_df: Counter[str] = Counter()
         self._latin_df: Counter[str] = Counter()
         self._live = 0
-        self._parsed: OrderedDict[str, Query | None] = OrderedDict()
+        # Parsed queries by (index version, query text); see PARSE_CACHE.
+        self._parsed: OrderedDict[tuple[int, str], Query | None] = OrderedDict()
+        self._version = 0
 
     # ------------------------------------------------------------------ building
 
@@ -154,7 +156,6 @@ class SearchIndex:
         self._entries.append(entry)
         self._slot_by_id[doc.id] = slot
         self._live += 1
-        self._parsed.clear()
         head_keys, body_keys = keys_of(entry)
         # Slots only grow, so every posting list stays sorted (remove() relies on it).
         for key in head_keys:
@@ -164,6 +165,7 @@ class SearchIndex:
         chars, latin = vocabulary_of(entry)
         self._char_df.update(chars)
         self._latin_df.update(latin)
+        self._changed()
 
     def remove(self, article_id: str) -> None:
         """Forget an article (retired or unpublished). Unknown ids are ignored."""
@@ -174,7 +176,6 @@ class SearchIndex:
         assert entry is not None
         self._entries[slot] = None
         self._live -= 1
-        self._parsed.clear()
         head_keys, body_keys = keys_of(entry)
         for postings, keys in ((self._post_head, head_keys), (self._post_body, body_keys)):
             for key in keys:
@@ -189,6 +190,13 @@ class SearchIndex:
             for item in items:
                 if counter[item] <= 0:
                     del counter[item]
+        self._changed()
+
+    def _changed(self) -> None:
+        # Called once a change is complete: a parse begun before is stored under the old
+        # version and never read again.
+        self._version += 1
+        self._parsed.clear()
 
     # ------------------------------------------------------------------ querying
 
@@ -238,7 +246,8 @@ class SearchIndex:
         return hits
 
     def _parse(self, query: str) -> Query | None:
-        key = query[:RAW_QUERY_LIMIT]
+        text = query[:RAW_QUERY_LIMIT]
+        key = (self._version, text)
         cache = self._parsed
         parsed = cache.get(key, _MISS)
         if parsed is not _MISS:
@@ -247,7 +256,7 @@ class SearchIndex:
                 cache.move_to_end(key)
             return parsed  # type: ignore[return-value]
         parsed = parse_query(
-            key,
+            text,
             n_docs=max(self._live, 1),
             key_df=self._key_df,
             char_df=self._char_df,
