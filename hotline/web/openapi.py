@@ -26,6 +26,7 @@ from hotline.web.validation import (
     DEFAULT_MAX_LEN,
     MAX_LIST_ITEMS,
     BodySpec,
+    body_fields,
     declared_body,
     int_bounds,
 )
@@ -95,10 +96,10 @@ def _json_value(value: Any) -> Any:
 
 
 def dataclass_schema(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
+    hints, fields = body_fields(cls)
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for f in dataclasses.fields(cls):
+    for f in fields.values():
         schema = field_schema(hints[f.name], f.metadata)
         if f.default is not dataclasses.MISSING:
             schema["default"] = _json_value(f.default)

@@ -143,11 +143,24 @@ def _convert(name: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
     raise TypeError(f"unsupported field type {tp!r} for {name}")
 
 
+_BodyFields = tuple[dict[str, Any], dict[str, "dataclasses.Field[Any]"]]
+_BODY_FIELDS: dict[type, _BodyFields] = {}
+
+
+def body_fields(cls: type) -> _BodyFields:
+    """A body class's resolved type hints and fields: worked out once per class (resolving
+    the hints compiled their strings on every request, ~0.7 ms of a ticket creation)."""
+    known = _BODY_FIELDS.get(cls)
+    if known is None:
+        known = _BODY_FIELDS[cls] = (typing.get_type_hints(cls),
+                                     {f.name: f for f in dataclasses.fields(cls)})
+    return known
+
+
 def parse_object(data: Any, cls: type[T]) -> T:
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", zh="请求内容须为 JSON 对象")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints, fields = body_fields(cls)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         names = [shown(n) for n in unknown[:20]]
