@@ -114,6 +114,35 @@ async def test_bodies_of_one_second_share_one_look(db):
         await stored.body(later, "week")
 
 
+async def test_while_a_look_is_under_way_the_answer_of_a_second_ago_is_sent(db, monkeypatch):
+    now = math.floor(time.time()) + 0.25
+    await store(db, calls(now, 50, hours=2))
+    stored = rollup.StoredMetrics(db, Policy())
+    first = await stored.body(now, "hour")
+    slow, release = asyncio.Event(), asyncio.Event()
+    refresh = stored._refresh
+
+    async def held(at: float):
+        slow.set()
+        await release.wait()
+        return await refresh(at)
+
+    monkeypatch.setattr(stored, "_refresh", held)
+    looking = asyncio.create_task(stored.body(now + 1, "hour"))
+    await slow.wait()
+    # The look of the next second is under way: a second-old answer comes without waiting.
+    assert await asyncio.wait_for(stored.body(now + 1, "hour"), 1) == first
+    # Older than that, or a bucket size never answered: it waits for the look.
+    later = asyncio.create_task(stored.body(now + 1 + rollup.STALE_S + 1, "hour"))
+    other = asyncio.create_task(stored.body(now + 1, "day"))
+    await asyncio.sleep(0.05)
+    assert not later.done() and not other.done()
+    release.set()
+    assert json.loads(await looking) == as_json(await expected(db, now + 1, Policy(), "hour"))
+    assert json.loads(await other) == as_json(await expected(db, now + 1, Policy(), "day"))
+    await later
+
+
 def call_at(uniqueid: str, enter_ts: float, seed: int) -> CallRecord:
     return dataclasses.replace(calls(enter_ts, 1, hours=0, seed=seed)[0], uniqueid=uniqueid,
                                linkedid=uniqueid, enter_ts=enter_ts)
