@@ -179,7 +179,11 @@ class Scorer:
         h, b = entry.head, entry.body
         return [
             bool(
-                (text and (text in h.text or text in b.text))
+                (
+                    text
+                    and (text_body is None or slot in text_body)
+                    and (text in h.text or text in b.text)
+                )
                 or (
                     sound
                     and (
@@ -191,7 +195,7 @@ class Scorer:
                     )
                 )
             )
-            for text, _, _, sound, is_py, in_head, in_body, _, _ in self._rows
+            for text, _, text_body, sound, is_py, in_head, in_body, _, _ in self._rows
         ]
 
     def evidence(self, found: list[bool]) -> int:
