@@ -7,6 +7,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import sub
+from typing import Callable
 
 from knowledge_base.entries import Entry
 from knowledge_base.query import FILLER, Gram, Query
@@ -29,17 +30,16 @@ class _Text:
 
     flat: str  # normalize_aligned(text): one character per character of text
     origin: list[int] | None  # flat[i] comes from text[origin[i]]; None when that is i
-    # Synonym terms found in flat: (start, end, term, its aliases joined by "\n").
-    spans: tuple[tuple[int, int, str, str], ...]
 
 
-def _prepare(synonyms: Synonyms, text: str) -> _Text:
+def _prepare(text: str) -> _Text:
     flat, origin = normalize_aligned(text)
-    identity = len(origin) == len(text) and all(i == o for i, o in enumerate(origin))
-    spans = tuple(
-        (s.start, s.end, s.term, "\n".join(s.aliases)) for s in synonyms.find(flat)
-    )
-    return _Text(flat, None if identity else origin, spans)
+    return _Text(flat, None if origin == list(range(len(text))) else origin)
+
+
+def _find_spans(synonyms: Synonyms, flat: str) -> tuple[tuple[int, int, str, str], ...]:
+    """Synonym terms found in flat: (start, end, term, its aliases one per line)."""
+    return tuple((s.start, s.end, s.term, "\n".join(s.aliases)) for s in synonyms.find(flat))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,9 @@ class _Sounds:
         return out
 
 
+_prepared = functools.lru_cache(maxsize=SNIPPET_CACHE)(_prepare)
+
+
 @functools.lru_cache(maxsize=SNIPPET_CACHE)
 def _sounds(flat: str) -> _Sounds:
     syllables: list[str] = []
@@ -94,8 +97,10 @@ class Snippets:
     """Snippet maker of one index: its synonyms, and a cache of the texts it prepared."""
 
     def __init__(self, synonyms: Synonyms) -> None:
-        self._prepared = functools.lru_cache(maxsize=SNIPPET_CACHE)(
-            functools.partial(_prepare, synonyms)
+        # Every text of a hit is prepared to choose the one to show; synonym spans are only
+        # looked for in a chosen text, when a gram of the query could be an alias.
+        self._spans = functools.lru_cache(maxsize=SNIPPET_CACHE)(
+            functools.partial(_find_spans, synonyms)
         )
 
     @staticmethod
@@ -125,7 +130,7 @@ class Snippets:
             return ()
         # Only grams that matched this article somewhere are worth locating.
         grams = [g for g, hit in zip(plan, found) if hit and g is not None]
-        prepared = [self._prepared(t) for t in texts]
+        prepared = [_prepared(t) for t in texts]
         # Cheap choice first (exact characters only); sound and initials matches are located
         # only in the chosen text, or in all texts when no characters matched anywhere.
         exact_grams = [(g[0], g[3]) for g in grams if g[0]]
@@ -138,7 +143,7 @@ class Snippets:
         best_mask: list[bool] | None = None
         best_weight = -1.0
         for i in order:
-            mask, weight = _hit_mask(grams, texts[i], prepared[i])
+            mask, weight = _hit_mask(grams, texts[i], prepared[i], self._spans)
             if weight > best_weight:
                 best, best_mask, best_weight = i, mask, weight
         assert best_mask is not None
@@ -149,10 +154,19 @@ _PlanRow = tuple[str, str, str, float, bool, bool]
 _Plan = tuple[_PlanRow | None, ...]
 
 
-def _hit_mask(grams: list[_PlanRow], text: str, prepared: _Text) -> tuple[list[bool], float]:
-    """Which characters of text match the query, and the query weight they account for."""
+def _hit_mask(
+    grams: list[_PlanRow],
+    text: str,
+    prepared: _Text,
+    spans_of: Callable[[str], tuple[tuple[int, int, str, str], ...]],
+) -> tuple[list[bool], float]:
+    """Which characters of text match the query, and the query weight they account for.
+
+    spans_of: the synonym spans of a flat text (asked only when a gram could be an alias).
+    """
     mask = [False] * len(text)
-    flat, origin, spans = prepared.flat, prepared.origin, prepared.spans
+    flat, origin = prepared.flat, prepared.origin
+    spans: tuple[tuple[int, int, str, str], ...] | None = None
     sounds: _Sounds | None = None
     # A pair of initials inside running text is not marked (see below).
     long_text = len(text) > _INITIALS_MARK_CHARS
@@ -174,6 +188,8 @@ def _hit_mask(grams: list[_PlanRow], text: str, prepared: _Text) -> tuple[list[b
         if gt:
             positions = _find_all(flat, gt)
             if len(gt) > 1:
+                if spans is None:
+                    spans = spans_of(flat)
                 for start, end, term, aliases in spans:
                     if gt in aliases and gt not in term:
                         positions.append((start, end))
