@@ -73,8 +73,8 @@ def parse_query(
     segments = segments_of(query[:RAW_QUERY_LIMIT])
     seg_units: list[list[Unit]] = []
     budget = QUERY_UNIT_LIMIT
-    for seg in segments:
-        out = list(_units_of_query(seg, latin_df))[:budget]
+    for segment in segments:
+        out = list(_units_of_query(segment, latin_df))[:budget]
         budget -= len(out)
         if out:
             seg_units.append(out)

@@ -68,7 +68,10 @@ class Scorer:
         rows = []
         for g in query.grams:
             credit = HOMOPHONE_CREDIT if g.homophone else 1.0
-            text_head = text_body = None
+            text_head: AbstractSet[int] | None = None
+            text_body: AbstractSet[int] | None = None
+            in_head: AbstractSet[int] | None
+            in_body: AbstractSet[int] | None
             if len(g.text) == 2 and is_cjk(g.text[0]) and is_cjk(g.text[1]):
                 pairs = [held(f"{x} {y}") for x in readings(g.text[0]) for y in readings(g.text[1])]
                 if len(pairs) == 1:
