@@ -1,6 +1,6 @@
 """What every command line needs, kernel and features alike: settings from the arguments,
-logging, a database or the built services for one piece of work, and one way to report an
-import. Feature CLIs import this module, not hotline.cli (which knows the whole product)."""
+logging, a database for one piece of work, and one way to report an import. Feature CLIs
+import this module, not hotline.cli (which knows the whole product)."""
 
 from __future__ import annotations
 
@@ -32,18 +32,6 @@ async def with_db(settings: Settings, work: Callable[[Any], Any], upgrade_first:
         return await work(db)
     finally:
         await db.dispose()
-
-
-async def with_services(settings: Settings, work: Callable[[Any], Any]) -> Any:
-    """`work(services)` on the services the app would build (hotline.bootstrap), after the
-    database is migrated unless `upgrade_on_start` is off."""
-    from hotline import bootstrap
-
-    services = await bootstrap.build(settings)
-    try:
-        return await work(services)
-    finally:
-        await services.close()
 
 
 def report_import(source: str, run: Callable[[], Any], summary: Callable[[Any], str],
