@@ -40,10 +40,11 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from hotline.db import Database, upgrade  # noqa: E402
-from hotline.telephony.listener import AmiListener, ListenerOptions  # noqa: E402
-from hotline.telephony.replay import Capture, ReplayServer  # noqa: E402
-from hotline.telephony.store import CallStore, counts  # noqa: E402
-from hotline.telephony.tracker import CallTracker  # noqa: E402
+from calls.ami.listener import AmiListener, ListenerOptions  # noqa: E402
+from calls.ami.replay import Capture, ReplayServer  # noqa: E402
+from calls.recompute import counts  # noqa: E402
+from calls.store import CallStore  # noqa: E402
+from calls.tracker import CallTracker  # noqa: E402
 
 DEFAULT_CAPTURE = ROOT.parent / "shared" / "ami-traces" / "busy"
 
@@ -60,8 +61,9 @@ LISTENER_OPTIONS: dict[str, Any] = {}  # from the command line (--bridge-max, --
 
 
 def listener_options() -> ListenerOptions:
-    return ListenerOptions(ping_interval_s=30.0, ping_timeout_s=30.0, resync_timeout_s=60.0,
-                           **LISTENER_OPTIONS)
+    return ListenerOptions(
+        ping_interval_s=30.0, ping_timeout_s=30.0, resync_timeout_s=60.0, **LISTENER_OPTIONS
+    )
 
 
 def looped(capture: Capture, events: int) -> Capture:
@@ -119,8 +121,7 @@ def bare_client(capture: Capture, total: int, buffer_size: int) -> dict[str, flo
 
 async def listener_run(capture: Capture, total: int, trace: bool) -> dict[str, object]:
     server = ServerProcess(capture)
-    listener = AmiListener("127.0.0.1", server.port, "bench", "bench",
-                           listener_options())
+    listener = AmiListener("127.0.0.1", server.port, "bench", "bench", listener_options())
     tracker = CallTracker(keep=False)
     listener.subscribe(tracker)
     memory: list[dict[str, float]] = []
@@ -153,9 +154,14 @@ async def listener_run(capture: Capture, total: int, trace: bool) -> dict[str, o
     server.stop()
     stats = listener.stats
     return {
-        "events": stats.events, "typed_events": stats.dispatched, "calls_finished": tracker.finished,
-        "calls_active_at_end": len(tracker.calls.calls), "parse_errors": stats.parse_errors,
-        "connects": stats.connects, "seconds": elapsed, "events_per_s": stats.events / elapsed,
+        "events": stats.events,
+        "typed_events": stats.dispatched,
+        "calls_finished": tracker.finished,
+        "calls_active_at_end": len(tracker.calls.calls),
+        "parse_errors": stats.parse_errors,
+        "connects": stats.connects,
+        "seconds": elapsed,
+        "events_per_s": stats.events / elapsed,
         "memory": memory,
     }
 
@@ -210,29 +216,47 @@ class BenchDatabase:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
-async def storage_run(capture: Capture, total: int, database_url: str | None, batch: int,
-                      interval_s: float, high_water: int | None = None,
-                      throttle: bool = True) -> dict[str, object]:
+async def storage_run(
+    capture: Capture,
+    total: int,
+    database_url: str | None,
+    batch: int,
+    interval_s: float,
+    high_water: int | None = None,
+    throttle: bool = True,
+) -> dict[str, object]:
     """The listener with storage: raw events and finished records written by CallStore. Timed
     from the first event to everything stored (listener synced, last flush done, backlog 0)."""
     bench_db = BenchDatabase(database_url)
     db = await bench_db.create()
     try:
-        return await _storage_pass(capture, total, db, bench_db, batch, interval_s, high_water,
-                                   throttle)
+        return await _storage_pass(
+            capture, total, db, bench_db, batch, interval_s, high_water, throttle
+        )
     finally:
         await db.dispose()
         await bench_db.drop()
 
 
-async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: BenchDatabase,
-                        batch: int, interval_s: float, high_water: int | None,
-                        throttle: bool) -> dict[str, object]:
+async def _storage_pass(
+    capture: Capture,
+    total: int,
+    db: Database,
+    bench_db: BenchDatabase,
+    batch: int,
+    interval_s: float,
+    high_water: int | None,
+    throttle: bool,
+) -> dict[str, object]:
     server = ServerProcess(capture)
-    listener = AmiListener("127.0.0.1", server.port, "bench", "bench",
-                           listener_options())
-    store = CallStore(db, source=f"127.0.0.1:{server.port}", batch=batch, interval_s=interval_s,
-                      high_water=high_water)
+    listener = AmiListener("127.0.0.1", server.port, "bench", "bench", listener_options())
+    store = CallStore(
+        db,
+        source=f"127.0.0.1:{server.port}",
+        batch=batch,
+        interval_s=interval_s,
+        high_water=high_water,
+    )
     tracker = CallTracker(on_record=store.on_record, keep=False)
     raw_count = 0
     first_event = 0.0
@@ -251,8 +275,15 @@ async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: Be
     memory: list[dict[str, float]] = []
 
     def sample(label: str) -> None:
-        memory.append({"at": label, "events": listener.stats.events, "stored": store.stored_events,
-                       "backlog": store.backlog, "rss_mib": round(rss_mib(), 1)})
+        memory.append(
+            {
+                "at": label,
+                "events": listener.stats.events,
+                "stored": store.stored_events,
+                "backlog": store.backlog,
+                "rss_mib": round(rss_mib(), 1),
+            }
+        )
 
     gc.collect()
     sample("start")
@@ -269,9 +300,9 @@ async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: Be
             sample(f"{round(100 * mark / total)}%")
             mark = next(marks, None)
     streamed = time.perf_counter()
-    await listener.sync(300)   # every event sent has been handed to the subscribers
+    await listener.sync(300)  # every event sent has been handed to the subscribers
     handled = time.perf_counter()
-    while store.backlog:       # the last flush (run() may be writing one right now: it waits)
+    while store.backlog:  # the last flush (run() may be writing one right now: it waits)
         if not await store.flush():
             raise RuntimeError("storing the last batch failed")
     stored = time.perf_counter()
@@ -286,25 +317,42 @@ async def _storage_pass(capture: Capture, total: int, db: Database, bench_db: Be
     start = first_event or t0
     elapsed = stored - start
     return {
-        "database": db.engine.dialect.name, "batch": batch, "interval_s": interval_s,
-        "events": stats.events, "raw_events": raw_count, "typed_events": stats.dispatched,
-        "stored_events": store.stored_events, "rows_ami_events": in_db["events"],
-        "calls_finished": tracker.finished, "stored_records": store.stored_records,
-        "rows_calls": in_db["calls"], "failed_flushes": store.failed_flushes,
-        "parse_errors": stats.parse_errors, "connects": stats.connects,
+        "database": db.engine.dialect.name,
+        "batch": batch,
+        "interval_s": interval_s,
+        "events": stats.events,
+        "raw_events": raw_count,
+        "typed_events": stats.dispatched,
+        "stored_events": store.stored_events,
+        "rows_ami_events": in_db["events"],
+        "calls_finished": tracker.finished,
+        "stored_records": store.stored_records,
+        "rows_calls": in_db["calls"],
+        "failed_flushes": store.failed_flushes,
+        "parse_errors": stats.parse_errors,
+        "connects": stats.connects,
         "events_check": raw_count == store.stored_events == in_db["events"],
         "records_check": tracker.finished == store.stored_records == in_db["calls"],
-        "seconds": elapsed, "events_per_s": stats.events / elapsed,
+        "seconds": elapsed,
+        "events_per_s": stats.events / elapsed,
         "stored_events_per_s": store.stored_events / elapsed,
-        "seconds_streamed": streamed - start, "seconds_handled": handled - start,
-        "seconds_last_flush": stored - handled, "peak_backlog": peak_backlog,
-        "peak_backlog_exact": store.peak_backlog, "throttled": throttle,
-        "high_water": store.high_water if throttle else None, "store_waits": store.waits,
-        "store_wait_s": store.wait_s, "store_stalls": store.stalls,
-        "bridge_peak": stats.bridge_peak, "bridge_max_items": listener.options.bridge_max_items,
-        "bridge_waits": stats.bridge_waits, "bridge_wait_s": stats.bridge_wait_s,
+        "seconds_streamed": streamed - start,
+        "seconds_handled": handled - start,
+        "seconds_last_flush": stored - handled,
+        "peak_backlog": peak_backlog,
+        "peak_backlog_exact": store.peak_backlog,
+        "throttled": throttle,
+        "high_water": store.high_water if throttle else None,
+        "store_waits": store.waits,
+        "store_wait_s": store.wait_s,
+        "store_stalls": store.stalls,
+        "bridge_peak": stats.bridge_peak,
+        "bridge_max_items": listener.options.bridge_max_items,
+        "bridge_waits": stats.bridge_waits,
+        "bridge_wait_s": stats.bridge_wait_s,
         "late_pongs": stats.late_pongs,
-        "db_size_mib": bench_db.size_mib(), "memory": memory,
+        "db_size_mib": bench_db.size_mib(),
+        "memory": memory,
     }
 
 
@@ -313,21 +361,47 @@ def main() -> int:
     p.add_argument("--capture", default=str(DEFAULT_CAPTURE))
     p.add_argument("--events", type=int, default=500_000)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--database-url", default=None,
-                   help="database of the storage pass (default: a fresh SQLite file in a temp dir)")
-    p.add_argument("--store-batch", type=int, default=5000,
-                   help="CallStore batch: events buffered before a flush is kicked")
-    p.add_argument("--store-interval", type=float, default=0.25,
-                   help="CallStore interval_s: the longest wait between flushes")
-    p.add_argument("--store-high-water", type=int, default=None,
-                   help="CallStore high_water: backlog above which the listener is held back "
-                        "(default 2 batches)")
-    p.add_argument("--no-throttle", action="store_true",
-                   help="storage pass without backpressure (the listener never waits)")
-    p.add_argument("--bridge-max", type=int, default=None,
-                   help="ListenerOptions.bridge_max_items (items in the thread bridge)")
-    p.add_argument("--batch-items", type=int, default=None,
-                   help="ListenerOptions.batch_items (consumer batch between throttles)")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="database of the storage pass (default: a fresh SQLite file in a temp dir)",
+    )
+    p.add_argument(
+        "--store-batch",
+        type=int,
+        default=5000,
+        help="CallStore batch: events buffered before a flush is kicked",
+    )
+    p.add_argument(
+        "--store-interval",
+        type=float,
+        default=0.25,
+        help="CallStore interval_s: the longest wait between flushes",
+    )
+    p.add_argument(
+        "--store-high-water",
+        type=int,
+        default=None,
+        help="CallStore high_water: backlog above which the listener is held back "
+        "(default 2 batches)",
+    )
+    p.add_argument(
+        "--no-throttle",
+        action="store_true",
+        help="storage pass without backpressure (the listener never waits)",
+    )
+    p.add_argument(
+        "--bridge-max",
+        type=int,
+        default=None,
+        help="ListenerOptions.bridge_max_items (items in the thread bridge)",
+    )
+    p.add_argument(
+        "--batch-items",
+        type=int,
+        default=None,
+        help="ListenerOptions.batch_items (consumer batch between throttles)",
+    )
     args = p.parse_args()
     if args.bridge_max is not None:
         LISTENER_OPTIONS["bridge_max_items"] = args.bridge_max
@@ -337,15 +411,26 @@ def main() -> int:
     original = Capture.load(args.capture)
     capture = looped(original, args.events)
     total = len(capture.frames)
-    print(f"stream: {total} events ({total // len(original.frames)} loops of {args.capture}), "
-          f"{sum(map(len, capture.frames)) / 2**20:.0f} MiB", file=sys.stderr)
+    print(
+        f"stream: {total} events ({total // len(original.frames)} loops of {args.capture}), "
+        f"{sum(map(len, capture.frames)) / 2**20:.0f} MiB",
+        file=sys.stderr,
+    )
 
     ours = asyncio.run(listener_run(capture, total, trace=False))
     bare_default = bare_client(capture, total, buffer_size=1024)
     bare_64k = bare_client(capture, total, buffer_size=65536)
-    stored = asyncio.run(storage_run(capture, total, args.database_url, args.store_batch,
-                                     args.store_interval, args.store_high_water,
-                                     not args.no_throttle))
+    stored = asyncio.run(
+        storage_run(
+            capture,
+            total,
+            args.database_url,
+            args.store_batch,
+            args.store_interval,
+            args.store_high_water,
+            not args.no_throttle,
+        )
+    )
     traced = asyncio.run(listener_run(capture, total, trace=True))
     best_bare = max(bare_default["events_per_s"], bare_64k["events_per_s"])
     result = {
@@ -356,46 +441,66 @@ def main() -> int:
         "listener_vs_best_bare": round(ours["events_per_s"] / best_bare, 3),  # type: ignore[operator]
         "storage": stored,
         "memory_with_tracemalloc": traced["memory"],
-        "targets": {"parse_and_state_machine_events_per_s": 50_000, "vs_bare_client": 0.5,
-                    "with_storage_events_per_s": 20_000},
+        "targets": {
+            "parse_and_state_machine_events_per_s": 50_000,
+            "vs_bare_client": 0.5,
+            "with_storage_events_per_s": 20_000,
+        },
         "cpu_count": os.cpu_count(),
     }
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
-    print(f"listener (parse + state machines): {ours['events_per_s']:,.0f} events/s "
-          f"({ours['events']} events in {ours['seconds']:.2f} s, {ours['calls_finished']} calls)")
+    print(
+        f"listener (parse + state machines): {ours['events_per_s']:,.0f} events/s "
+        f"({ours['events']} events in {ours['seconds']:.2f} s, {ours['calls_finished']} calls)"
+    )
     print(f"bare asterisk-ami, 1 KiB reads:    {bare_default['events_per_s']:,.0f} events/s")
     print(f"bare asterisk-ami, 64 KiB reads:   {bare_64k['events_per_s']:,.0f} events/s")
     print(f"listener / best bare client:       {result['listener_vs_best_bare']}")
-    print("memory (RSS):       " + ", ".join(f"{m['at']} {m['rss_mib']} MiB" for m in ours["memory"]))  # type: ignore[index,union-attr]
+    print(
+        "memory (RSS):       " + ", ".join(f"{m['at']} {m['rss_mib']} MiB" for m in ours["memory"])
+    )  # type: ignore[index,union-attr]
     db_size = f", {stored['db_size_mib']} MiB file" if stored["db_size_mib"] is not None else ""
-    print(f"listener + storage ({stored['database']}):  {stored['events_per_s']:,.0f} events/s "
-          f"({stored['events']} events in {stored['seconds']:.2f} s, first event to all stored; "
-          f"batch {stored['batch']}, interval {stored['interval_s']} s)")
-    print(f"  handled by listener at {stored['seconds_handled']:.2f} s, last flush "
-          f"{stored['seconds_last_flush']:.2f} s, peak backlog {stored['peak_backlog']} items "
-          f"sampled / at most {stored['peak_backlog_exact']} held (high-water "
-          f"{stored['high_water'] or 'none: no throttle'}), {stored['failed_flushes']} failed "
-          f"flushes")
-    print(f"  backpressure: store held the listener {stored['store_waits']} times "
-          f"({stored['store_wait_s']:.2f} s, {stored['store_stalls']} stalls); bridge peak "
-          f"{stored['bridge_peak']} of {stored['bridge_max_items']} items, reader waited "
-          f"{stored['bridge_waits']} times ({stored['bridge_wait_s']:.2f} s); "
-          f"{stored['late_pongs']} late pongs; {stored['connects']} connect(s)")
-    print(f"  stored: {stored['stored_events']} raw events ({stored['rows_ami_events']} rows) of "
-          f"{stored['raw_events']} dispatched: {'ok' if stored['events_check'] else 'MISMATCH'}; "
-          f"{stored['stored_records']} records ({stored['rows_calls']} rows) of "
-          f"{stored['calls_finished']} finished: {'ok' if stored['records_check'] else 'MISMATCH'}"
-          f"{db_size}")
-    print("  memory (RSS):     " + ", ".join(
-        f"{m['at']} {m['rss_mib']} MiB (backlog {m['backlog']})"
-        for m in stored["memory"]))  # type: ignore[index,union-attr]
+    print(
+        f"listener + storage ({stored['database']}):  {stored['events_per_s']:,.0f} events/s "
+        f"({stored['events']} events in {stored['seconds']:.2f} s, first event to all stored; "
+        f"batch {stored['batch']}, interval {stored['interval_s']} s)"
+    )
+    print(
+        f"  handled by listener at {stored['seconds_handled']:.2f} s, last flush "
+        f"{stored['seconds_last_flush']:.2f} s, peak backlog {stored['peak_backlog']} items "
+        f"sampled / at most {stored['peak_backlog_exact']} held (high-water "
+        f"{stored['high_water'] or 'none: no throttle'}), {stored['failed_flushes']} failed "
+        f"flushes"
+    )
+    print(
+        f"  backpressure: store held the listener {stored['store_waits']} times "
+        f"({stored['store_wait_s']:.2f} s, {stored['store_stalls']} stalls); bridge peak "
+        f"{stored['bridge_peak']} of {stored['bridge_max_items']} items, reader waited "
+        f"{stored['bridge_waits']} times ({stored['bridge_wait_s']:.2f} s); "
+        f"{stored['late_pongs']} late pongs; {stored['connects']} connect(s)"
+    )
+    print(
+        f"  stored: {stored['stored_events']} raw events ({stored['rows_ami_events']} rows) of "
+        f"{stored['raw_events']} dispatched: {'ok' if stored['events_check'] else 'MISMATCH'}; "
+        f"{stored['stored_records']} records ({stored['rows_calls']} rows) of "
+        f"{stored['calls_finished']} finished: {'ok' if stored['records_check'] else 'MISMATCH'}"
+        f"{db_size}"
+    )
+    print(
+        "  memory (RSS):     "
+        + ", ".join(
+            f"{m['at']} {m['rss_mib']} MiB (backlog {m['backlog']})" for m in stored["memory"]
+        )
+    )  # type: ignore[index,union-attr]
     rss = {m["at"]: m["rss_mib"] for m in stored["memory"]}  # type: ignore[union-attr]
     if "25%" in rss:
         print(f"  RSS from 25 % to end: {rss['end'] - rss['25%']:+.1f} MiB")
-    print("memory (traced):    " + ", ".join(f"{m['at']} {m['traced_kib']} KiB"
-                                             for m in traced["memory"]))  # type: ignore[index,union-attr]
+    print(
+        "memory (traced):    "
+        + ", ".join(f"{m['at']} {m['traced_kib']} KiB" for m in traced["memory"])
+    )  # type: ignore[index,union-attr]
     return 0
 
 

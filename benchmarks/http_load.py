@@ -12,17 +12,23 @@ Scenarios (each --duration seconds with --concurrency clients, except burst):
   create     POST /api/v1/tickets: texts, districts, categories and types of
              ../shared/units/routing-dev.jsonl with varied details, a third dispatched directly to
              the expected unit
+  advice     POST /api/v1/tickets/advice (suggested units and similar tickets, which the agent's
+             form asks for while the request is typed) with the creation texts, over the
+             tickets the create scenario stored
   kb_search  GET /api/v1/kb/search?q= with the queries of ../shared/kb/queries-dev.jsonl
   metrics    GET /api/v1/calls/metrics (bucket 15min, hour or day) over the stored calls
   burst      --burst creations sent at once (all in flight together), then every created
              ticket is looked for in the database
 
-One JSON line per scenario: scenario, db, rps, p50_ms, p95_ms, p99_ms, errors (non-2xx answers
+One JSON line per scenario (with --workers, per scenario and process count, then a line with
+`speedup`, the rps of N processes over one's): scenario, db, workers, rps, p50_ms, p95_ms, p99_ms, errors (non-2xx answers
 and failed requests), requests, and for creations the tickets found in the database.
 
     cd /work/main && .venv-test/bin/python benchmarks/http_load.py
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
-        [--scenarios create,kb_search,metrics,burst] [--duration 30] [--concurrency 20]
+        [--scenarios create,advice,kb_search,metrics,burst] [--duration 30] [--concurrency 20]
+        [--workers N]     (each scenario against one process, then against `serve --workers N`
+                           on the same database: both figures and their ratio; PostgreSQL)
         [--cprofile FILE] (the service's main thread under cProfile, pstats written to FILE)
         [--profile DIR]   (py-spy samples of the server per scenario; pip install py-spy)
 """
@@ -57,17 +63,18 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from dispatch.models import Ticket  # noqa: E402
 from hotline.db import Database  # noqa: E402
-from hotline.telephony.models import CallRow  # noqa: E402
+from calls.models import CallRow  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 UNITS = SHARED / "units" / "units.json"
 ROUTING = SHARED / "units" / "routing-dev.jsonl"
 ARTICLES = SHARED / "kb" / "articles.jsonl"
 QUERIES = SHARED / "kb" / "queries-dev.jsonl"
-SCENARIOS = ("create", "kb_search", "metrics", "burst")
+SCENARIOS = ("create", "advice", "kb_search", "metrics", "burst")
 
 
 # --- the service under test ------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -86,27 +93,42 @@ class Service:
             self.url = f"sqlite+aiosqlite:///{self.tmpdir / 'hotline.db'}"
         elif make_url(database_url).get_backend_name() == "postgresql":
             self.bench_database = f"hotline_bench_{os.getpid()}"
-            self.url = make_url(database_url).set(database=self.bench_database) \
+            self.url = (
+                make_url(database_url)
+                .set(database=self.bench_database)
                 .render_as_string(hide_password=False)
+            )
         else:
             self.url = database_url
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = self.tmpdir / "serve.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.workers = 1
         self.cprofile: str | None = None
-        self.env = {**os.environ, "HOTLINE_DATA_DIR": str(self.tmpdir / "var"),
-                    "HOTLINE_DATABASE_URL": self.url, "HOTLINE_HOST": "127.0.0.1",
-                    "HOTLINE_PORT": str(self.port), "HOTLINE_LOG_LEVEL": "WARNING",
-                    "PYTHONPATH": str(ROOT)}
+        self.env = {
+            **os.environ,
+            "HOTLINE_DATA_DIR": str(self.tmpdir / "var"),
+            "HOTLINE_DATABASE_URL": self.url,
+            "HOTLINE_HOST": "127.0.0.1",
+            "HOTLINE_PORT": str(self.port),
+            "HOTLINE_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
 
     @property
     def dialect(self) -> str:
         return make_url(self.url).get_backend_name()
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run([sys.executable, "-m", "hotline", *args], env=self.env, cwd=ROOT,
-                              input=stdin, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "hotline", *args],
+            env=self.env,
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"hotline {' '.join(args)} failed: {done.stderr or done.stdout}")
         return done.stdout
@@ -124,53 +146,123 @@ class Service:
         self.cli("kb", "import", str(ARTICLES))
         tokens = {}
         for name, role in (("agent1", "agent"), ("boss", "manager")):
-            self.cli("users", "add", name, "--role", role, "--password-stdin",
-                     stdin="bench-password-123\n" * 2)
+            self.cli(
+                "users",
+                "add",
+                name,
+                "--role",
+                role,
+                "--password-stdin",
+                stdin="bench-password-123\n" * 2,
+            )
             tokens[role] = self.cli("users", "token", name).strip().splitlines()[-1]
         return tokens
 
-    async def start(self) -> None:
-        log = open(self.log, "wb")
+    async def start(self, workers: int = 1) -> None:
+        log = open(self.log, "ab")
         profiler = ["-m", "cProfile", "-o", self.cprofile] if self.cprofile else []
-        self.proc = subprocess.Popen([sys.executable, *profiler, "-m", "hotline", "serve",
-                                      "--no-upgrade"],
-                                     env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        several = ["--workers", str(workers)] if workers > 1 else []
+        self.workers = workers
+        self.proc = subprocess.Popen(
+            [sys.executable, *profiler, "-m", "hotline", "serve", "--no-upgrade", *several],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"hotline serve exited: {self.log.read_text()[-2000:]}")
                 try:
-                    async with http.get(self.base + "/healthz") as resp:
+                    # A new connection each time: with several workers, wait until each
+                    # answers (their processes appear as the parent's children).
+                    async with http.get(
+                        self.base + "/healthz", headers={"Connection": "close"}
+                    ) as resp:
                         if resp.status == 200:
-                            return
+                            if workers == 1 or len(self._children()) >= workers:
+                                await asyncio.sleep(2.0 if workers > 1 else 0)
+                                return
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.1)
         raise RuntimeError("hotline serve did not answer /healthz within 30 s")
 
-    def profile(self, directory: str | None, scenario: str,
-                duration: float) -> subprocess.Popen[bytes] | None:
+    def profile(
+        self, directory: str | None, scenario: str, duration: float
+    ) -> subprocess.Popen[bytes] | None:
         """py-spy samples the server during a scenario: collapsed stacks in DIR/SCENARIO.txt."""
         if directory is None or self.proc is None:
             return None
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         Path(directory).mkdir(parents=True, exist_ok=True)
-        return subprocess.Popen([spy, "record", "--pid", str(self.proc.pid), "--format", "raw",
-                                 "--duration", str(max(1, int(duration))), "--gil", "--rate", "200",
-                                 "--output", str(Path(directory) / f"{scenario}.txt")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(self.proc.pid),
+                "--format",
+                "raw",
+                "--duration",
+                str(max(1, int(duration))),
+                "--gil",
+                "--rate",
+                "200",
+                "--output",
+                str(Path(directory) / f"{scenario}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def _children(self) -> list[int]:
+        assert self.proc is not None
+        out = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(stat.parent.name))
+        return out
+
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU seconds each of the service's processes has used so far (all its threads)."""
+        assert self.proc is not None
+        out = {}
+        for pid in (self.proc.pid, *self._children()):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return out
 
     def cpu_seconds(self) -> float:
-        """CPU time the service process has used so far (all its threads)."""
-        assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return sum(self.cpu_by_process().values())
+
+    async def settle(self, idle_cpu_s: float = 0.05, limit_s: float = 120.0) -> float:
+        """Wait until the service's start-up work is done (its first look at the stored calls,
+        the search index): until a second passes with under `idle_cpu_s` of its CPU. Returns
+        the seconds waited. Scenarios then measure the service in steady state."""
+        t0 = time.perf_counter()
+        before = self.cpu_seconds()
+        while time.perf_counter() - t0 < limit_s:
+            await asyncio.sleep(1.0)
+            now = self.cpu_seconds()
+            if now - before < idle_cpu_s:
+                break
+            before = now
+        return time.perf_counter() - t0
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(15)
+                self.proc.wait(45)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -184,8 +276,9 @@ class Service:
             print(f"kept: {self.tmpdir} {self.url}", file=sys.stderr)
             return
         if self.bench_database is not None:
-            await _pg_admin(self.server_url, f'DROP DATABASE IF EXISTS "{self.bench_database}" '
-                            "WITH (FORCE)")
+            await _pg_admin(
+                self.server_url, f'DROP DATABASE IF EXISTS "{self.bench_database}" WITH (FORCE)'
+            )
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
@@ -201,9 +294,11 @@ async def _pg_admin(url: str | None, sql: str) -> None:
 
 # --- data ------------------------------------------------------------------------------------
 
+
 def jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def ticket_bodies(seed: int = 7) -> Callable[[], dict[str, Any]]:
@@ -216,15 +311,24 @@ def ticket_bodies(seed: int = 7) -> Callable[[], dict[str, Any]]:
     requests = jsonl(ROUTING)
     rng = random.Random(seed)
     places = ("小区", "路口", "菜市场", "学校门口", "公交站", "家属院", "商业街")
-    tails = ("", "，希望尽快处理。", "，已经反映过多次。", "，请相关部门核实。", "，影响周边居民生活。")
+    tails = (
+        "",
+        "，希望尽快处理。",
+        "，已经反映过多次。",
+        "，请相关部门核实。",
+        "，影响周边居民生活。",
+    )
 
     def body() -> dict[str, Any]:
         r = rng.choice(requests)
         district = r["district"] or (rng.choice(districts) if rng.random() < 0.3 else None)
-        where = f"{district or ''}{rng.choice('东西南北')}{rng.randint(1, 99)}号{rng.choice(places)}"
+        where = (
+            f"{district or ''}{rng.choice('东西南北')}{rng.randint(1, 99)}号{rng.choice(places)}"
+        )
         out: dict[str, Any] = {
             "content": f"{r['text'].rstrip('。')}，地点在{where}{rng.choice(tails)}",
-            "type": r["type"], "district": district,
+            "type": r["type"],
+            "district": district,
             "category": r["category"] if r["category"] in categories else None,
             "caller_name": rng.choice("王李张刘陈杨赵黄周吴") + rng.choice(("先生", "女士")),
             "caller_phone": f"1{rng.choice('35789')}{rng.randint(0, 999_999_999):09d}",
@@ -250,9 +354,15 @@ async def seed_calls(url: str, count: int, hours: float = 48.0, seed: int = 11) 
     rows: list[dict[str, Any]] = []
 
     def ring(member: str, start: float, outcome: str, ring_ms: int) -> dict[str, Any]:
-        return {"member_name": member, "interface": f"Local/{8000 + agents.index(member)}@agents/n",
-                "dest_uniqueid": f"{start:.6f}", "start_ts": start, "end_ts": start + ring_ms / 1000,
-                "outcome": outcome, "ring_ms": ring_ms}
+        return {
+            "member_name": member,
+            "interface": f"Local/{8000 + agents.index(member)}@agents/n",
+            "dest_uniqueid": f"{start:.6f}",
+            "start_ts": start,
+            "end_ts": start + ring_ms / 1000,
+            "outcome": outcome,
+            "ring_ms": ring_ms,
+        }
 
     try:
         for i in range(count):
@@ -261,11 +371,17 @@ async def seed_calls(url: str, count: int, hours: float = 48.0, seed: int = 11) 
             wait = int(rng.expovariate(1 / 12))
             attempts = []
             row: dict[str, Any] = {
-                "uniqueid": f"{enter:.6f}-{i}", "source": "127.0.0.1:5038", "linkedid": "",
-                "queue": rng.choices(queues, (8, 1, 2))[0], "caller": f"13{rng.randint(0, 10**9 - 1):09d}",
-                "dialled": "12345", "enter_ts": enter,
-                "enter_at": dt.datetime.fromtimestamp(enter, dt.timezone.utc), "resynced": False,
-                "stored_at": dt.datetime.now(dt.timezone.utc)}
+                "uniqueid": f"{enter:.6f}-{i}",
+                "source": "127.0.0.1:5038",
+                "linkedid": "",
+                "queue": rng.choices(queues, (8, 1, 2))[0],
+                "caller": f"13{rng.randint(0, 10**9 - 1):09d}",
+                "dialled": "12345",
+                "enter_ts": enter,
+                "enter_at": dt.datetime.fromtimestamp(enter, dt.timezone.utc),
+                "resynced": False,
+                "stored_at": dt.datetime.now(dt.timezone.utc),
+            }
             if kind < 0.85:
                 agent = rng.choice(agents)
                 if rng.random() < 0.2:
@@ -273,14 +389,26 @@ async def seed_calls(url: str, count: int, hours: float = 48.0, seed: int = 11) 
                 ring_s = rng.randint(1, 20)
                 attempts.append(ring(agent, enter + wait - ring_s, "answered", ring_s * 1000))
                 talk = int(rng.expovariate(1 / 180))
-                row.update(outcome="answered", agent=agent, hold_s=wait, ring_s=ring_s, wait_s=wait,
-                           connect_ts=enter + wait, talk_s=talk, end_ts=enter + wait + talk,
-                           ended_by=rng.choice(("agent", "caller")))
+                row.update(
+                    outcome="answered",
+                    agent=agent,
+                    hold_s=wait,
+                    ring_s=ring_s,
+                    wait_s=wait,
+                    connect_ts=enter + wait,
+                    talk_s=talk,
+                    end_ts=enter + wait + talk,
+                    ended_by=rng.choice(("agent", "caller")),
+                )
             elif kind < 0.95:
                 row.update(outcome="abandoned", wait_s=wait, end_ts=enter + wait)
             else:
-                row.update(outcome="timed_out", wait_s=wait + 60, end_ts=enter + wait + 60,
-                           exit_reason="timeout")
+                row.update(
+                    outcome="timed_out",
+                    wait_s=wait + 60,
+                    end_ts=enter + wait + 60,
+                    exit_reason="timeout",
+                )
             row["attempts"] = attempts
             rows.append(row)
             if len(rows) == 5000 or i == count - 1:
@@ -292,6 +420,7 @@ async def seed_calls(url: str, count: int, hours: float = 48.0, seed: int = 11) 
 
 
 # --- load ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Tally:
@@ -309,10 +438,17 @@ class Tally:
                 return None
             return round(1000 * lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 1)
 
-        return {"scenario": scenario, "db": db,
-                "rps": round(len(lat) / self.seconds, 1) if self.seconds else None,
-                "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99), "errors": self.errors,
-                "requests": len(lat), "statuses": dict(self.statuses)}
+        return {
+            "scenario": scenario,
+            "db": db,
+            "rps": round(len(lat) / self.seconds, 1) if self.seconds else None,
+            "p50_ms": pct(50),
+            "p95_ms": pct(95),
+            "p99_ms": pct(99),
+            "errors": self.errors,
+            "requests": len(lat),
+            "statuses": dict(self.statuses),
+        }
 
 
 Request = Callable[[aiohttp.ClientSession, Tally], Awaitable[None]]
@@ -341,14 +477,16 @@ async def _json(resp_cm: Any) -> tuple[int, bytes]:
         return resp.status, await resp.read()
 
 
-async def drive(base: str, token: str, request: Request, duration: float,
-                concurrency: int) -> Tally:
+async def drive(
+    base: str, token: str, request: Request, duration: float, concurrency: int
+) -> Tally:
     tally = Tally()
     headers = {"Authorization": f"Bearer {token}"}
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base, headers=headers, timeout=timeout,
-                                     connector=connector) as http:
+    async with aiohttp.ClientSession(
+        base, headers=headers, timeout=timeout, connector=connector
+    ) as http:
         deadline = time.perf_counter() + duration
 
         async def client() -> None:
@@ -366,8 +504,9 @@ async def burst(base: str, token: str, bodies: Callable[[], dict[str, Any]], n: 
     tally = Tally()
     headers = {"Authorization": f"Bearer {token}"}
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(base, headers=headers, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=120)) as http:
+    async with aiohttp.ClientSession(
+        base, headers=headers, connector=connector, timeout=aiohttp.ClientTimeout(total=120)
+    ) as http:
         payloads = [bodies() for _ in range(n)]
         gate = asyncio.Event()
 
@@ -392,8 +531,14 @@ async def stored_tickets(url: str, numbers: list[str]) -> int:
         found = 0
         async with db.read() as s:
             for i in range(0, len(numbers), 500):
-                found += await s.scalar(select(func.count()).select_from(Ticket).where(
-                    Ticket.number.in_(numbers[i:i + 500]))) or 0
+                found += (
+                    await s.scalar(
+                        select(func.count())
+                        .select_from(Ticket)
+                        .where(Ticket.number.in_(numbers[i : i + 500]))
+                    )
+                    or 0
+                )
         return found
     finally:
         await db.dispose()
@@ -413,9 +558,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         if "metrics" in scenarios:
             t0 = time.perf_counter()
             await seed_calls(service.url, args.calls)
-            print(f"seeded {args.calls} calls in {time.perf_counter() - t0:.1f} s",
-                  file=sys.stderr)
-        await service.start()
+            print(f"seeded {args.calls} calls in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         bodies = ticket_bodies()
         queries = [q["q"] for q in jsonl(QUERIES)]
         rng = random.Random(3)
@@ -425,41 +568,98 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             if body is not None:
                 tally.numbers.append(body["ticket"]["number"])
 
+        async def advice(http: aiohttp.ClientSession, tally: Tally) -> None:
+            b = bodies()
+            await timed(
+                tally,
+                _json(
+                    http.post(
+                        "/api/v1/tickets/advice",
+                        json={
+                            "text": b["content"],
+                            "district": b["district"],
+                            "category": b["category"],
+                        },
+                    )
+                ),
+                (200,),
+            )
+
         async def kb_search(http: aiohttp.ClientSession, tally: Tally) -> None:
-            await timed(tally, _json(http.get("/api/v1/kb/search",
-                                              params={"q": rng.choice(queries)})), (200,))
+            await timed(
+                tally,
+                _json(http.get("/api/v1/kb/search", params={"q": rng.choice(queries)})),
+                (200,),
+            )
 
         async def call_metrics(http: aiohttp.ClientSession, tally: Tally) -> None:
             bucket = rng.choice(("15min", "hour", "day"))
-            await timed(tally, _json(http.get("/api/v1/calls/metrics",
-                                              params={"bucket": bucket})), (200,))
+            await timed(
+                tally, _json(http.get("/api/v1/calls/metrics", params={"bucket": bucket})), (200,)
+            )
 
+        phases = [1] if args.workers == 1 else [1, args.workers]
+        by_phase: dict[tuple[str, int], float] = {}
+        for workers in phases:
+            service.stop()
+            await service.start(workers)
+            waited = await service.settle()
+            print(f"service settled {waited:.0f} s after start", file=sys.stderr)
+            for scenario in scenarios:
+                if scenario == "burst":
+                    tally = await burst(service.base, tokens["agent"], bodies, args.burst)
+                else:
+                    request, role = {
+                        "create": (create, "agent"),
+                        "advice": (advice, "agent"),
+                        "kb_search": (kb_search, "agent"),
+                        "metrics": (call_metrics, "manager"),
+                    }[scenario]
+                    # A short warm-up: first requests build the process's caches.
+                    await drive(service.base, tokens[role], request, min(2.0, args.duration), 4)
+                    profiler = service.profile(args.profile, scenario, args.duration)
+                    before = service.cpu_by_process()
+                    tally = await drive(
+                        service.base, tokens[role], request, args.duration, args.concurrency
+                    )
+                    after = service.cpu_by_process()
+                    spent = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+                    cpu = sum(spent.values())
+                    if profiler is not None:
+                        await asyncio.to_thread(profiler.wait)
+                result = {**tally.result(scenario, service.dialect), "workers": workers}
+                if workers > 1 and scenario != "burst":
+                    # How the kernel spread the load: CPU seconds per serving process.
+                    result["cpu_s_per_worker"] = sorted(
+                        (
+                            round(v, 1)
+                            for pid, v in spent.items()
+                            if service.proc is None or pid != service.proc.pid
+                        ),
+                        reverse=True,
+                    )
+                if scenario != "burst" and tally.latencies:
+                    result["server_cpu_ms_per_request"] = round(
+                        1000 * cpu / len(tally.latencies), 2
+                    )
+                if scenario in ("create", "burst"):
+                    result["created"] = len(tally.numbers)
+                    result["distinct_numbers"] = len(set(tally.numbers))
+                    result["found_in_db"] = await stored_tickets(service.url, tally.numbers)
+                if scenario == "metrics":
+                    result["stored_calls"] = args.calls
+                print(json.dumps(result, ensure_ascii=False), flush=True)
+                results.append(result)
+                by_phase[scenario, workers] = result["rps"]
         for scenario in scenarios:
-            if scenario == "burst":
-                tally = await burst(service.base, tokens["agent"], bodies, args.burst)
-            else:
-                request, role = {"create": (create, "agent"), "kb_search": (kb_search, "agent"),
-                                 "metrics": (call_metrics, "manager")}[scenario]
-                # A short warm-up: first requests build the process's caches.
-                await drive(service.base, tokens[role], request, min(2.0, args.duration), 4)
-                profiler = service.profile(args.profile, scenario, args.duration)
-                cpu = service.cpu_seconds()
-                tally = await drive(service.base, tokens[role], request, args.duration,
-                                    args.concurrency)
-                cpu = service.cpu_seconds() - cpu
-                if profiler is not None:
-                    await asyncio.to_thread(profiler.wait)
-            result = tally.result(scenario, service.dialect)
-            if scenario != "burst" and tally.latencies:
-                result["server_cpu_ms_per_request"] = round(1000 * cpu / len(tally.latencies), 2)
-            if scenario in ("create", "burst"):
-                result["created"] = len(tally.numbers)
-                result["distinct_numbers"] = len(set(tally.numbers))
-                result["found_in_db"] = await stored_tickets(service.url, tally.numbers)
-            if scenario == "metrics":
-                result["stored_calls"] = args.calls
-            print(json.dumps(result, ensure_ascii=False), flush=True)
-            results.append(result)
+            if len(phases) > 1 and by_phase.get((scenario, 1)):
+                speedup = {
+                    "scenario": scenario,
+                    "db": service.dialect,
+                    "workers": args.workers,
+                    "speedup": round(by_phase[scenario, args.workers] / by_phase[scenario, 1], 2),
+                }
+                print(json.dumps(speedup), flush=True)
     finally:
         service.stop()
         errors = service.server_errors()
@@ -473,22 +673,44 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--database-url", default=None,
-                   help="PostgreSQL server to create a benchmark database on (default: a fresh "
-                        "SQLite file in a temporary directory)")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS),
-                   help=f"comma-separated, of {', '.join(SCENARIOS)}")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL server to create a benchmark database on (default: a fresh "
+        "SQLite file in a temporary directory)",
+    )
+    p.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, of {', '.join(SCENARIOS)}",
+    )
     p.add_argument("--duration", type=float, default=30.0, help="seconds per scenario")
     p.add_argument("--concurrency", type=int, default=20, help="concurrent clients")
     p.add_argument("--burst", type=int, default=500, help="creations in flight at once")
-    p.add_argument("--calls", type=int, default=100_000,
-                   help="call records stored before the metrics scenario")
+    p.add_argument(
+        "--calls", type=int, default=100_000, help="call records stored before the metrics scenario"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also run each scenario against `hotline serve --workers N` (PostgreSQL) "
+        "after the single process, and print the speedup",
+    )
     p.add_argument("--keep", action="store_true", help="keep the data directory and database")
-    p.add_argument("--cprofile", metavar="FILE", default=None,
-                   help="run the service under cProfile (its main thread), stats written to FILE")
-    p.add_argument("--profile", metavar="DIR", default=None,
-                   help="sample the server with py-spy during each scenario (DIR/SCENARIO.txt, "
-                        "collapsed stacks)")
+    p.add_argument(
+        "--cprofile",
+        metavar="FILE",
+        default=None,
+        help="run the service under cProfile (its main thread), stats written to FILE",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        default=None,
+        help="sample the server with py-spy during each scenario (DIR/SCENARIO.txt, "
+        "collapsed stacks)",
+    )
     args = p.parse_args()
     asyncio.run(run(args))
     return 0

@@ -35,8 +35,22 @@ from knowledge_base.synonyms import Synonyms, default_synonyms
 
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared" / "kb" / "queries-dev.jsonl"
 DISTRICTS = (
-    "金水区", "二七区", "中原区", "管城回族区", "惠济区", "郑东新区", "高新区", "经开区",
-    "航空港区", "上街区", "巩义市", "荥阳市", "新密市", "新郑市", "登封市", "中牟县",
+    "金水区",
+    "二七区",
+    "中原区",
+    "管城回族区",
+    "惠济区",
+    "郑东新区",
+    "高新区",
+    "经开区",
+    "航空港区",
+    "上街区",
+    "巩义市",
+    "荥阳市",
+    "新密市",
+    "新郑市",
+    "登封市",
+    "中牟县",
 )
 WRATIO_QUERY_CAP = 60  # WRatio at 100k costs ~0.2 s per query; a sample is enough
 TIMING_ROUNDS = 3
@@ -56,7 +70,9 @@ def _swap_synonyms(text: str, synonyms: Synonyms, rng: random.Random, rate: floa
     return out
 
 
-def grow_corpus(base: list[ArticleDoc], size: int, synonyms: Synonyms, seed: int = 7) -> list[ArticleDoc]:
+def grow_corpus(
+    base: list[ArticleDoc], size: int, synonyms: Synonyms, seed: int = 7
+) -> list[ArticleDoc]:
     """The base articles plus variants of them until there are `size` documents."""
     rng = random.Random(seed)
     docs = list(base[:size])
@@ -195,7 +211,9 @@ def run_fts5(docs, queries) -> dict:
     rss0 = _rss_mb()
     t = time.perf_counter()
     db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE kb USING fts5(id UNINDEXED, title, questions, answer, tokenize='trigram')")
+    db.execute(
+        "CREATE VIRTUAL TABLE kb USING fts5(id UNINDEXED, title, questions, answer, tokenize='trigram')"
+    )
     db.executemany(
         "INSERT INTO kb VALUES (?, ?, ?, ?)",
         ((d.id, d.title, " ".join(d.questions), d.answer) for d in docs),
@@ -263,7 +281,9 @@ def print_table(results: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="240,20000,100000")
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     parser.add_argument("--engines", default=",".join(ENGINES))
@@ -278,7 +298,15 @@ def main() -> None:
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         for engine in args.engines.split(","):
-            cmd = [sys.executable, __file__, "--worker", str(size), engine, "--queries", str(args.queries)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(size),
+                engine,
+                "--queries",
+                str(args.queries),
+            ]
             proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(f"... {size} articles, {engine} done", file=sys.stderr)

@@ -12,14 +12,13 @@ tickets (history), exactly as the agents' desk does.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import IO, Any, Iterable, Iterator
 
 from dispatch import catalogue
 from dispatch.routing import RoutingRequest
-from hotline.commands import settings_from, with_db
+from hotline.commands import run_with_services
 from hotline.errors import NotFound
 
 
@@ -41,8 +40,9 @@ def _requests(lines: Iterable[str]) -> Iterator[tuple[RoutingRequest | None, str
             yield None, f"line {number}: {exc}"
 
 
-async def suggest_stream(db: Any, lines: Iterable[str], out: IO[str], as_json: bool,
-                         limit: int) -> int:
+async def suggest_stream(
+    db: Any, lines: Iterable[str], out: IO[str], as_json: bool, limit: int
+) -> int:
     """Writes one answer per request; returns the number of bad lines."""
     async with db.read() as s:
         data = await catalogue.routing_data(s)
@@ -57,8 +57,11 @@ async def suggest_stream(db: Any, lines: Iterable[str], out: IO[str], as_json: b
             out.write(json.dumps({"error": error}, ensure_ascii=False) + "\n" if as_json else "\n")
             continue
         units = [s.unit_code for s in catalogue.suggest(router, data.rules, request, limit)]
-        out.write(json.dumps({"units": units}, ensure_ascii=False) + "\n" if as_json
-                  else " ".join(units) + "\n")
+        out.write(
+            json.dumps({"units": units}, ensure_ascii=False) + "\n"
+            if as_json
+            else " ".join(units) + "\n"
+        )
     out.flush()
     return bad
 
@@ -66,8 +69,10 @@ async def suggest_stream(db: Any, lines: Iterable[str], out: IO[str], as_json: b
 def cmd_suggest(args: argparse.Namespace) -> int:
     source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
     try:
-        bad = asyncio.run(with_db(settings_from(args), lambda db: suggest_stream(
-            db, source, sys.stdout, args.json, args.limit)))
+        bad = run_with_services(
+            args,
+            lambda services: suggest_stream(services.db, source, sys.stdout, args.json, args.limit),
+        )
     finally:
         if source is not sys.stdin:
             source.close()
@@ -75,20 +80,24 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
 
 def cmd_catalogue_list(args: argparse.Namespace) -> int:
-    for r in asyncio.run(with_db(settings_from(args), catalogue.list_rules)):
+    for r in run_with_services(args, lambda services: catalogue.list_rules(services.db)):
         print(f"{r.id:>5}  {r.category:<12} {r.district or '(全市)':<10} {r.unit_code}")
     return 0
 
 
 def cmd_catalogue_add(args: argparse.Namespace) -> int:
-    rule = asyncio.run(with_db(settings_from(args), lambda db: catalogue.add_rule(
-        db, "cli", args.category, args.district, args.unit, args.note)))
+    rule = run_with_services(
+        args,
+        lambda services: catalogue.add_rule(
+            services.db, "cli", args.category, args.district, args.unit, args.note
+        ),
+    )
     print(f"rule {rule.id}: {rule.category} / {rule.district or '全市'} -> {rule.unit_code}")
     return 0
 
 
 def cmd_catalogue_delete(args: argparse.Namespace) -> int:
-    asyncio.run(with_db(settings_from(args), lambda db: catalogue.delete_rule(db, "cli", args.id)))
+    run_with_services(args, lambda services: catalogue.delete_rule(services.db, "cli", args.id))
     print(f"rule {args.id} deleted")
     return 0
 
@@ -96,7 +105,9 @@ def cmd_catalogue_delete(args: argparse.Namespace) -> int:
 def cmd_followups(args: argparse.Namespace) -> int:
     from dispatch.followups import FollowupPump
 
-    count = asyncio.run(with_db(settings_from(args), lambda db: FollowupPump(db).run_once()))
+    count = run_with_services(
+        args, lambda services: FollowupPump(services.db, clock=services.clock).run_once()
+    )
     print(f"follow-ups processed: {count}")
     return 0
 
@@ -107,13 +118,17 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("suggest", help="suggest units for JSON-lines requests")
     p.add_argument("file", help="JSON lines {text, district, category}; - for standard input")
-    p.add_argument("--json", action="store_true",
-                   help='write {"units": [...]} JSON lines (default: unit codes separated by spaces)')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='write {"units": [...]} JSON lines (default: unit codes separated by spaces)',
+    )
     p.add_argument("--limit", type=int, default=5, help="units per request, best first")
     p.set_defaults(func=cmd_suggest)
 
     cat = sub.add_parser("catalogue", help="the dispatch catalogue (派单目录)").add_subparsers(
-        dest="catalogue_command", required=True)
+        dest="catalogue_command", required=True
+    )
     cat.add_parser("list", help="explicit rules").set_defaults(func=cmd_catalogue_list)
     p = cat.add_parser("add", help="requests of CATEGORY (in --district) go to UNIT")
     p.add_argument("category")
@@ -126,4 +141,5 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_catalogue_delete)
 
     sub.add_parser("followups", help="process the follow-ups due now, once").set_defaults(
-        func=cmd_followups)
+        func=cmd_followups
+    )

@@ -28,8 +28,22 @@ SET_WEIGHT = 0.85
 SET_MIN_PAIRS = 6
 SIGNATURE_BITS = 4096
 # Openings every caller's record shares; they say nothing about the matter.
-_BOILERPLATE = ("来电人", "来电反映", "市民来电", "来电", "反映", "咨询", "投诉", "举报", "要求", "希望",
-                "相关部门", "尽快", "处理", "解决")
+_BOILERPLATE = (
+    "来电人",
+    "来电反映",
+    "市民来电",
+    "来电",
+    "反映",
+    "咨询",
+    "投诉",
+    "举报",
+    "要求",
+    "希望",
+    "相关部门",
+    "尽快",
+    "处理",
+    "解决",
+)
 _DROP = set("，。、；：！？“”‘’（）《》【】,.;:!?()[]\"'-— \t\r\n")
 
 
@@ -38,7 +52,7 @@ def _pairs(text: str) -> str:
     for phrase in _BOILERPLATE:
         text = text.replace(phrase, " ")
     chars = [c for c in text if c not in _DROP]
-    return " ".join(sorted({"".join(chars[i:i + 2]) for i in range(len(chars) - 1)}))
+    return " ".join(sorted({"".join(chars[i : i + 2]) for i in range(len(chars) - 1)}))
 
 
 def similarity(a: str, b: str) -> float:
@@ -102,8 +116,9 @@ def _set_score_bound(a: int, b: int, k: int, sort_below: bool) -> float:
     return 100 * max(r_a, r_b, r_ab)
 
 
-def best(query: Pairs, pool: Sequence[tuple[int, Pairs]], threshold: float = THRESHOLD,
-         limit: int = 10) -> list[tuple[int, float]]:
+def best(
+    query: Pairs, pool: Sequence[tuple[int, Pairs]], threshold: float = THRESHOLD, limit: int = 10
+) -> list[tuple[int, float]]:
     """(id, score) of the texts of `pool` scoring at least `threshold` against `query`, best
     first (newer first on a tie): exactly the scores of `Pairs.score`, computed only for the
     texts that can reach the threshold. Scoring 2,000 candidates one by one took ~150 ms here;
@@ -114,8 +129,12 @@ def best(query: Pairs, pool: Sequence[tuple[int, Pairs]], threshold: float = THR
     if not query.text or not pool:
         return []
     texts = [pairs.text for _, pairs in pool]
-    by_sort = {index for _, _, index in process.extract(
-        query.text, texts, scorer=fuzz.ratio, score_cutoff=threshold, limit=None)}
+    by_sort = {
+        index
+        for _, _, index in process.extract(
+            query.text, texts, scorer=fuzz.ratio, score_cutoff=threshold, limit=None
+        )
+    }
     scored = []
     for index in by_sort:
         ticket_id, pairs = pool[index]
@@ -128,12 +147,16 @@ def best(query: Pairs, pool: Sequence[tuple[int, Pairs]], threshold: float = THR
         sizes = {len(pairs.tokens) for _, pairs in pool}
         # Fewest pairs in common any text of the pool needs (a lower bound: 1 to 3).
         least = 1
-        while least < 3 and not any(_set_score_bound(a, b, least, True) >= needed
-                                    for b in sizes if b >= SET_MIN_PAIRS):
+        while least < 3 and not any(
+            _set_score_bound(a, b, least, True) >= needed for b in sizes if b >= SET_MIN_PAIRS
+        ):
             least += 1
         signature = query.signature
-        near = [index for index, (_, pairs) in enumerate(pool)
-                if (signature & pairs.signature).bit_count() >= least and index not in by_sort]
+        near = [
+            index
+            for index, (_, pairs) in enumerate(pool)
+            if (signature & pairs.signature).bit_count() >= least and index not in by_sort
+        ]
         for index in near:
             ticket_id, pairs = pool[index]
             b = len(pairs.tokens)
@@ -173,43 +196,68 @@ class PairCache:
             del self._pairs[next(iter(self._pairs))]
 
 
-async def find(s: AsyncSession, text: str, district: str | None, category: str | None,
-               now: dt.datetime, exclude: Sequence[int] = (), limit: int = 10,
-               cache: PairCache | None = None) -> list[Candidate]:
+async def find(
+    s: AsyncSession,
+    text: str,
+    district: str | None,
+    category: str | None,
+    now: dt.datetime,
+    exclude: Sequence[int] = (),
+    limit: int = 10,
+    cache: PairCache | None = None,
+) -> list[Candidate]:
     """The open tickets of the last 30 days in the same district or of the same category
     (the newest MAX_CANDIDATES of them) that read like `text`, best first."""
     pool = await _pool(s, district, category, now, exclude)
     cache = cache if cache is not None else PairCache()
     missing = [ticket_id for ticket_id in pool if ticket_id not in cache]
     for i in range(0, len(missing), 500):
-        rows = await s.execute(select(Ticket.id, Ticket.content)
-                               .where(Ticket.id.in_(missing[i:i + 500])))
+        rows = await s.execute(
+            select(Ticket.id, Ticket.content).where(Ticket.id.in_(missing[i : i + 500]))
+        )
         for ticket_id, content in rows:
             cache.put(ticket_id, content)
-    scored = best(Pairs.of(text), [(ticket_id, cache[ticket_id]) for ticket_id in pool
-                                   if ticket_id in cache], limit=limit)
+    scored = best(
+        Pairs.of(text),
+        [(ticket_id, cache[ticket_id]) for ticket_id in pool if ticket_id in cache],
+        limit=limit,
+    )
     if not scored:
         return []
     # Candidates are shown, not changed: their assisting units are not loaded.
-    tickets = {t.id: t for t in await s.scalars(
-        select(Ticket).where(Ticket.id.in_([ticket_id for ticket_id, _ in scored]))
-        .options(raiseload(Ticket.assists)))}
-    return [Candidate(tickets[ticket_id], score) for ticket_id, score in scored
-            if ticket_id in tickets]
+    tickets = {
+        t.id: t
+        for t in await s.scalars(
+            select(Ticket)
+            .where(Ticket.id.in_([ticket_id for ticket_id, _ in scored]))
+            .options(raiseload(Ticket.assists))
+        )
+    }
+    return [
+        Candidate(tickets[ticket_id], score) for ticket_id, score in scored if ticket_id in tickets
+    ]
 
 
-async def _pool(s: AsyncSession, district: str | None, category: str | None, now: dt.datetime,
-                exclude: Sequence[int]) -> list[int]:
+async def _pool(
+    s: AsyncSession,
+    district: str | None,
+    category: str | None,
+    now: dt.datetime,
+    exclude: Sequence[int],
+) -> list[int]:
     """Ids of the newest MAX_CANDIDATES open tickets of the window near the request. One query
     per side of the OR, each walking its (district, id) or (category, id) index newest first
     and stopping at MAX_CANDIDATES: the newest of their union are the newest of the OR."""
-    base = select(Ticket.id).where(Ticket.status.in_([st.value for st in OPEN]),
-                                   Ticket.created_at >= now - WINDOW)
+    base = select(Ticket.id).where(
+        Ticket.status.in_([st.value for st in OPEN]), Ticket.created_at >= now - WINDOW
+    )
     if exclude:
         base = base.where(Ticket.id.not_in(list(exclude)))
-    sides = [base.where(column == value).order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)
-             for column, value in ((Ticket.district, district), (Ticket.category, category))
-             if value]
+    sides = [
+        base.where(column == value).order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)
+        for column, value in ((Ticket.district, district), (Ticket.category, category))
+        if value
+    ]
     query: Select[int] | CompoundSelect[int]
     if not sides:
         query = base.order_by(Ticket.id.desc()).limit(MAX_CANDIDATES)

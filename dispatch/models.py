@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -37,9 +38,13 @@ class Ticket(Base):
         Index("ix_tickets_category_recent", "category", "id", "status", "created_at"),
         # The router learns from tickets answered since its last look (dispatch/catalogue.py).
         Index("ix_tickets_replied", "replied_at", "id"),
+        # A creating request submitted again names the same key (dispatch/service.py).
+        Index("ux_tickets_idempotency", "created_by", "idempotency_key", unique=True),
         CheckConstraint(
             "status IN ('created', 'dispatched', 'signed', 'returned', 'replied', "
-            "'called_back', 'closed', 'merged')", name="status_known"),
+            "'called_back', 'closed', 'merged')",
+            name="status_known",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -58,6 +63,7 @@ class Ticket(Base):
     urgency: Mapped[str] = mapped_column(String(10), default="normal")
     main_unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
     status: Mapped[str] = mapped_column(String(16), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
     acknowledge_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     extension_requested_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -82,7 +88,8 @@ class Ticket(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     assists: Mapped[list["TicketAssist"]] = relationship(
-        lazy="selectin", cascade="all, delete-orphan", order_by="TicketAssist.unit_code")
+        lazy="selectin", cascade="all, delete-orphan", order_by="TicketAssist.unit_code"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -96,8 +103,9 @@ class TicketAssist(Base):
 
     __tablename__ = "ticket_assists"
 
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
-                                           primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
     unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), primary_key=True, index=True)
 
 
@@ -133,11 +141,21 @@ class CatalogueEntry(Base):
     __tablename__ = "dispatch_catalogue"
     __table_args__ = (
         # One rule per (category, district) and one per category for "any district" (NULL).
-        Index("uq_dispatch_catalogue_district", "category", "district", unique=True,
-              sqlite_where=text("district IS NOT NULL"),
-              postgresql_where=text("district IS NOT NULL")),
-        Index("uq_dispatch_catalogue_anywhere", "category", unique=True,
-              sqlite_where=text("district IS NULL"), postgresql_where=text("district IS NULL")),
+        Index(
+            "uq_dispatch_catalogue_district",
+            "category",
+            "district",
+            unique=True,
+            sqlite_where=text("district IS NOT NULL"),
+            postgresql_where=text("district IS NOT NULL"),
+        ),
+        Index(
+            "uq_dispatch_catalogue_anywhere",
+            "category",
+            unique=True,
+            sqlite_where=text("district IS NULL"),
+            postgresql_where=text("district IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -149,6 +167,23 @@ class CatalogueEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class TicketAttachment(Base):
+    """A file a unit sent with its reply (a photo of the repaired road, a signed decision).
+    Kept in the database with the reply's transaction; served only as a download."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Followup(Base):
     """A deadline the system must act on (催办, 督办, ...), written in the ticket's transaction and
     claimed by the pump (dispatch/followups.py). One row per (ticket, kind); moving a deadline
@@ -157,8 +192,12 @@ class Followup(Base):
     __tablename__ = "followups"
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind"),
-        Index("ix_followups_pending", "due_at", sqlite_where=text("done_at IS NULL"),
-              postgresql_where=text("done_at IS NULL")),
+        Index(
+            "ix_followups_pending",
+            "due_at",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
         {"sqlite_autoincrement": True},
     )
 

@@ -61,8 +61,10 @@ def evaluate_routing(router: Router, cases: Iterable[RoutingCase | Mapping[str, 
     """
     parsed = [c if isinstance(c, RoutingCase) else case_from_mapping(c) for c in cases]
     totals = {"n": 0, "top1": 0, "top3": 0}
-    groups: dict[str, dict[str, dict[str, int]]] = {"by_category": defaultdict(lambda: {"n": 0, "top1": 0, "top3": 0}),
-                                                     "by_type": defaultdict(lambda: {"n": 0, "top1": 0, "top3": 0})}
+    groups: dict[str, dict[str, dict[str, int]]] = {
+        "by_category": defaultdict(lambda: {"n": 0, "top1": 0, "top3": 0}),
+        "by_type": defaultdict(lambda: {"n": 0, "top1": 0, "top3": 0}),
+    }
     misses: list[dict] = []
     for case in parsed:
         ranked = [s.unit_code for s in router.suggest(case.request(), limit=3)]
@@ -74,11 +76,21 @@ def evaluate_routing(router: Router, cases: Iterable[RoutingCase | Mapping[str, 
             bucket["top1"] += top1
             bucket["top3"] += top3
         if not top1:
-            misses.append({"id": case.id, "expected": case.expected_unit,
-                           "acceptable": list(case.acceptable_units), "got": ranked})
+            misses.append(
+                {
+                    "id": case.id,
+                    "expected": case.expected_unit,
+                    "acceptable": list(case.acceptable_units),
+                    "got": ranked,
+                }
+            )
 
     def finish(bucket: dict[str, int]) -> dict:
-        return {"n": bucket["n"], "top1": _ratio(bucket["top1"], bucket["n"]), "top3": _ratio(bucket["top3"], bucket["n"])}
+        return {
+            "n": bucket["n"],
+            "top1": _ratio(bucket["top1"], bucket["n"]),
+            "top3": _ratio(bucket["top3"], bucket["n"]),
+        }
 
     return {
         **finish(totals),

@@ -29,14 +29,14 @@ from sla.deadlines import FollowupKind
 
 
 class Status(enum.StrEnum):
-    CREATED = "created"          # 受理: recorded, not yet sent to a unit
-    DISPATCHED = "dispatched"    # 派单: waiting for the unit to sign
-    SIGNED = "signed"            # 签收: the unit is handling it (办理)
-    RETURNED = "returned"        # 退单: the unit says it is not theirs; a manager reviews
-    REPLIED = "replied"          # 答复: the unit answered; the hotline calls the citizen back
+    CREATED = "created"  # 受理: recorded, not yet sent to a unit
+    DISPATCHED = "dispatched"  # 派单: waiting for the unit to sign
+    SIGNED = "signed"  # 签收: the unit is handling it (办理)
+    RETURNED = "returned"  # 退单: the unit says it is not theirs; a manager reviews
+    REPLIED = "replied"  # 答复: the unit answered; the hotline calls the citizen back
     CALLED_BACK = "called_back"  # 回访: the citizen was asked; waiting to be closed
-    CLOSED = "closed"            # 办结
-    MERGED = "merged"            # 并单: folded into a master ticket
+    CLOSED = "closed"  # 办结
+    MERGED = "merged"  # 并单: folded into a master ticket
 
     @property
     def label(self) -> str:
@@ -44,17 +44,32 @@ class Status(enum.StrEnum):
 
 
 STATUS_LABELS = {
-    Status.CREATED: "已受理", Status.DISPATCHED: "已派单", Status.SIGNED: "办理中",
-    Status.RETURNED: "已退单", Status.REPLIED: "已答复", Status.CALLED_BACK: "已回访",
-    Status.CLOSED: "已办结", Status.MERGED: "已并单",
+    Status.CREATED: "已受理",
+    Status.DISPATCHED: "已派单",
+    Status.SIGNED: "办理中",
+    Status.RETURNED: "已退单",
+    Status.REPLIED: "已答复",
+    Status.CALLED_BACK: "已回访",
+    Status.CLOSED: "已办结",
+    Status.MERGED: "已并单",
 }
 
 # Ticket fields as the pages name them, for the Chinese text of errors that name a field.
 FIELD_LABELS = {
-    "content": "诉求内容", "caller_name": "来电人姓名", "caller_phone": "来电号码",
-    "address": "地址", "category": "诉求分类", "district": "区县", "call_id": "通话编号",
-    "note": "备注", "reason": "理由", "text": "内容", "unit_code": "承办单位", "due": "办理时限",
-    "requested_due": "延至日期", "type": "诉求类型",
+    "content": "诉求内容",
+    "caller_name": "来电人姓名",
+    "caller_phone": "来电号码",
+    "address": "地址",
+    "category": "诉求分类",
+    "district": "区县",
+    "call_id": "通话编号",
+    "note": "备注",
+    "reason": "理由",
+    "text": "内容",
+    "unit_code": "承办单位",
+    "due": "办理时限",
+    "requested_due": "延至日期",
+    "type": "诉求类型",
 }
 
 OPEN = frozenset({Status.CREATED, Status.DISPATCHED, Status.SIGNED, Status.RETURNED})
@@ -98,10 +113,20 @@ class Satisfaction(enum.StrEnum):
 
 # Each command as the pages name it, for the Chinese text of an IllegalTransition.
 COMMAND_LABELS = {
-    "answer_on_spot": "当场解答", "dispatch": "派单", "sign": "签收", "return": "退单",
-    "redispatch": "改派", "send_back": "驳回退单", "request_extension": "申请延期",
-    "approve_extension": "同意延期", "refuse_extension": "不同意延期", "reply": "答复",
-    "master_replied": "同步主工单答复", "callback": "回访", "close": "办结", "reopen": "重办",
+    "answer_on_spot": "当场解答",
+    "dispatch": "派单",
+    "sign": "签收",
+    "return": "退单",
+    "redispatch": "改派",
+    "send_back": "驳回退单",
+    "request_extension": "申请延期",
+    "approve_extension": "同意延期",
+    "refuse_extension": "不同意延期",
+    "reply": "答复",
+    "master_replied": "同步主工单答复",
+    "callback": "回访",
+    "close": "办结",
+    "reopen": "重办",
     "merge": "并单",
 }
 
@@ -109,12 +134,16 @@ COMMAND_LABELS = {
 class IllegalTransition(Conflict):
     def __init__(self, command: str, status: Status) -> None:
         label = COMMAND_LABELS.get(command.replace(" ", "_"), "执行此操作")
-        super().__init__(f"cannot {command} a ticket that is {status.value} ({status.label})",
-                         zh=f"工单当前状态为“{status.label}”，不能{label}；请刷新页面查看最新状态",
-                         status=status.value, command=command)
+        super().__init__(
+            f"cannot {command} a ticket that is {status.value} ({status.label})",
+            zh=f"工单当前状态为“{status.label}”，不能{label}；请刷新页面查看最新状态",
+            status=status.value,
+            command=command,
+        )
 
 
 # --- state -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Extension:
@@ -147,6 +176,7 @@ def new_ticket() -> TicketState:
 
 
 # --- commands ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class AnswerOnSpot:
@@ -272,9 +302,24 @@ class Supervise:
     kind: FollowupKind
 
 
-Command = Union[AnswerOnSpot, Dispatch, Sign, Return, Redispatch, SendBack, RequestExtension,
-                ApproveExtension, RefuseExtension, Reply, MasterReplied, CallBack, Close, Reopen,
-                Merge, Supervise]
+Command = Union[
+    AnswerOnSpot,
+    Dispatch,
+    Sign,
+    Return,
+    Redispatch,
+    SendBack,
+    RequestExtension,
+    ApproveExtension,
+    RefuseExtension,
+    Reply,
+    MasterReplied,
+    CallBack,
+    Close,
+    Reopen,
+    Merge,
+    Supervise,
+]
 
 S = Status
 ALLOWED: dict[type, frozenset[Status]] = {
@@ -307,30 +352,55 @@ SUPERVISION: dict[FollowupKind, frozenset[Status]] = {
 
 def _main_unit(state: TicketState, unit: str, what: str) -> None:
     if unit != state.unit:
-        raise PermissionDenied(f"only the main unit (主办单位) can {what} this ticket",
-                               zh="只有主办单位可以办理此操作")
+        raise PermissionDenied(
+            f"only the main unit (主办单位) can {what} this ticket", zh="只有主办单位可以办理此操作"
+        )
 
 
-def _to_unit(state: TicketState, status: Status, unit: str, assisting: tuple[str, ...],
-             acknowledge_due: dt.datetime, due: dt.datetime) -> TicketState:
+def _to_unit(
+    state: TicketState,
+    status: Status,
+    unit: str,
+    assisting: tuple[str, ...],
+    acknowledge_due: dt.datetime,
+    due: dt.datetime,
+) -> TicketState:
     if unit in assisting:
-        raise InvalidInput("the main unit cannot also be an assisting unit", field="assisting_units",
-                           zh="主办单位不能同时是协办单位")
+        raise InvalidInput(
+            "the main unit cannot also be an assisting unit",
+            field="assisting_units",
+            zh="主办单位不能同时是协办单位",
+        )
     if len(set(assisting)) != len(assisting):
-        raise InvalidInput("an assisting unit is listed twice", field="assisting_units",
-                           zh="协办单位重复")
+        raise InvalidInput(
+            "an assisting unit is listed twice", field="assisting_units", zh="协办单位重复"
+        )
     if due < acknowledge_due:
-        raise InvalidInput("the deadline falls before the acknowledgement deadline", field="due",
-                           zh="办理时限早于签收时限")
-    return dataclasses.replace(state, status=status, unit=unit, assisting=assisting,
-                               acknowledge_due=acknowledge_due, due=due, extension=None,
-                               returned_by=None, return_reason=None)
+        raise InvalidInput(
+            "the deadline falls before the acknowledgement deadline",
+            field="due",
+            zh="办理时限早于签收时限",
+        )
+    return dataclasses.replace(
+        state,
+        status=status,
+        unit=unit,
+        assisting=assisting,
+        acknowledge_due=acknowledge_due,
+        due=due,
+        extension=None,
+        returned_by=None,
+        return_reason=None,
+    )
 
 
 def _answer_on_spot(s: TicketState, c: AnswerOnSpot) -> TicketState:
     if not c.kb_article_id.strip():
-        raise InvalidInput("an answer on the spot names the knowledge-base article", field="kb_article_id",
-                           zh="当场解答须注明所用的知识库条目")
+        raise InvalidInput(
+            "an answer on the spot names the knowledge-base article",
+            field="kb_article_id",
+            zh="当场解答须注明所用的知识库条目",
+        )
     return dataclasses.replace(s, status=S.CLOSED, kb_article_id=c.kb_article_id)
 
 
@@ -347,38 +417,54 @@ def _return(s: TicketState, c: Return) -> TicketState:
     _main_unit(s, c.unit, "return")
     if not c.reason.strip():
         raise InvalidInput("a return (退单) needs a reason", field="reason", zh="退单须填写理由")
-    return dataclasses.replace(s, status=S.RETURNED, returned_by=c.unit, return_reason=c.reason,
-                               extension=None)
+    return dataclasses.replace(
+        s, status=S.RETURNED, returned_by=c.unit, return_reason=c.reason, extension=None
+    )
 
 
 def _redispatch(s: TicketState, c: Redispatch) -> TicketState:
     if c.unit == s.returned_by:
-        raise InvalidInput("to give the ticket back to the unit that returned it, send it back",
-                           field="unit_code", zh="要把工单交回退单的单位，请用“驳回退单”")
+        raise InvalidInput(
+            "to give the ticket back to the unit that returned it, send it back",
+            field="unit_code",
+            zh="要把工单交回退单的单位，请用“驳回退单”",
+        )
     return _to_unit(s, S.DISPATCHED, c.unit, c.assisting, c.acknowledge_due, c.due)
 
 
 def _send_back(s: TicketState, c: SendBack) -> TicketState:
     assert s.unit is not None and s.due is not None
-    return dataclasses.replace(s, status=S.DISPATCHED, acknowledge_due=c.acknowledge_due,
-                               returned_by=None, return_reason=None)
+    return dataclasses.replace(
+        s,
+        status=S.DISPATCHED,
+        acknowledge_due=c.acknowledge_due,
+        returned_by=None,
+        return_reason=None,
+    )
 
 
 def _request_extension(s: TicketState, c: RequestExtension) -> TicketState:
     _main_unit(s, c.unit, "ask for an extension of")
     assert s.due is not None
     if s.extension is not None:
-        raise Conflict("an extension request is already waiting for a decision",
-                       zh="已有延期申请在等待审核")
+        raise Conflict(
+            "an extension request is already waiting for a decision", zh="已有延期申请在等待审核"
+        )
     if c.at >= s.due:
-        raise Conflict("an extension (延期) must be asked for before the deadline",
-                       zh="延期须在办理时限到期前申请")
+        raise Conflict(
+            "an extension (延期) must be asked for before the deadline",
+            zh="延期须在办理时限到期前申请",
+        )
     if c.requested_due <= s.due:
-        raise InvalidInput("the requested deadline must be later than the current one",
-                           field="requested_due", zh="申请的延至日期须晚于当前办理时限")
+        raise InvalidInput(
+            "the requested deadline must be later than the current one",
+            field="requested_due",
+            zh="申请的延至日期须晚于当前办理时限",
+        )
     if not c.reason.strip():
-        raise InvalidInput("an extension request needs a reason", field="reason",
-                           zh="申请延期须填写理由")
+        raise InvalidInput(
+            "an extension request needs a reason", field="reason", zh="申请延期须填写理由"
+        )
     return dataclasses.replace(s, extension=Extension(c.requested_due, c.reason, c.at))
 
 
@@ -390,8 +476,11 @@ def _approve_extension(s: TicketState, c: ApproveExtension) -> TicketState:
         raise InvalidInput("the new deadline is in the past", field="due", zh="新的办理时限已过")
     assert s.due is not None
     if due <= s.due:
-        raise InvalidInput("the new deadline must be later than the current one", field="due",
-                           zh="新的办理时限须晚于当前办理时限")
+        raise InvalidInput(
+            "the new deadline must be later than the current one",
+            field="due",
+            zh="新的办理时限须晚于当前办理时限",
+        )
     return dataclasses.replace(s, due=due, extension=None)
 
 
@@ -404,8 +493,9 @@ def _refuse_extension(s: TicketState, c: RefuseExtension) -> TicketState:
 def _reply(s: TicketState, c: Reply) -> TicketState:
     _main_unit(s, c.unit, "reply to")
     if not c.text.strip():
-        raise InvalidInput("the reply (答复) must say what was done", field="text",
-                           zh="答复须写明办理情况")
+        raise InvalidInput(
+            "the reply (答复) must say what was done", field="text", zh="答复须写明办理情况"
+        )
     return dataclasses.replace(s, status=S.REPLIED, reply=c.text, extension=None)
 
 
@@ -415,8 +505,13 @@ def _master_replied(s: TicketState, c: MasterReplied) -> TicketState:
 
 def _callback(s: TicketState, c: CallBack) -> TicketState:
     unhappy = c.satisfaction is Satisfaction.UNSATISFIED or c.resolution is Resolution.UNRESOLVED
-    return dataclasses.replace(s, status=S.CALLED_BACK, resolution=c.resolution,
-                               satisfaction=c.satisfaction, review_needed=unhappy)
+    return dataclasses.replace(
+        s,
+        status=S.CALLED_BACK,
+        resolution=c.resolution,
+        satisfaction=c.satisfaction,
+        review_needed=unhappy,
+    )
 
 
 def _close(s: TicketState, c: Close) -> TicketState:
@@ -425,8 +520,14 @@ def _close(s: TicketState, c: Close) -> TicketState:
 
 def _reopen(s: TicketState, c: Reopen) -> TicketState:
     reopened = _to_unit(s, S.DISPATCHED, c.unit, c.assisting, c.acknowledge_due, c.due)
-    return dataclasses.replace(reopened, reply=None, resolution=None, satisfaction=None,
-                               review_needed=False, reopen_count=s.reopen_count + 1)
+    return dataclasses.replace(
+        reopened,
+        reply=None,
+        resolution=None,
+        satisfaction=None,
+        review_needed=False,
+        reopen_count=s.reopen_count + 1,
+    )
 
 
 def _merge(s: TicketState, c: Merge) -> TicketState:
@@ -441,11 +542,22 @@ def _supervise(s: TicketState, c: Supervise) -> TicketState:
 
 # Each effect takes the one command type it is listed under.
 _EFFECTS: dict[type, Callable[[TicketState, Any], TicketState]] = {
-    AnswerOnSpot: _answer_on_spot, Dispatch: _dispatch, Sign: _sign, Return: _return,
-    Redispatch: _redispatch, SendBack: _send_back, RequestExtension: _request_extension,
-    ApproveExtension: _approve_extension, RefuseExtension: _refuse_extension, Reply: _reply,
-    MasterReplied: _master_replied, CallBack: _callback, Close: _close, Reopen: _reopen,
-    Merge: _merge, Supervise: _supervise,
+    AnswerOnSpot: _answer_on_spot,
+    Dispatch: _dispatch,
+    Sign: _sign,
+    Return: _return,
+    Redispatch: _redispatch,
+    SendBack: _send_back,
+    RequestExtension: _request_extension,
+    ApproveExtension: _approve_extension,
+    RefuseExtension: _refuse_extension,
+    Reply: _reply,
+    MasterReplied: _master_replied,
+    CallBack: _callback,
+    Close: _close,
+    Reopen: _reopen,
+    Merge: _merge,
+    Supervise: _supervise,
 }
 
 

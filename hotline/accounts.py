@@ -42,47 +42,116 @@ class NewUser:
 
 
 def principal_of(user: User, via_token: bool = False) -> Principal:
-    return Principal(user_id=user.id, username=user.username, display_name=user.display_name,
-                     role=Role(user.role), unit_code=user.unit_code, via_token=via_token)
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        unit_code=user.unit_code,
+        via_token=via_token,
+    )
+
+
+def _check_profile(new: NewUser) -> None:
+    if not new.display_name.strip() or len(new.display_name) > 100:
+        raise InvalidInput(
+            "display_name: 1-100 characters", field="display_name", zh="姓名须为 1-100 个字符"
+        )
+    if (new.role is Role.UNIT_HANDLER) != (new.unit_code is not None):
+        raise InvalidInput(
+            "a unit handler needs exactly one unit; other roles take none",
+            zh="承办单位角色须选择一个单位，其他角色不选单位",
+            field="unit_code",
+        )
+    if new.role is not Role.AGENT and (new.agent_interface or new.agent_member_name):
+        raise InvalidInput(
+            "only agents have an Asterisk interface",
+            field="agent_interface",
+            zh="只有坐席可以填写坐席接口",
+        )
+
+
+async def _check_unit(s: Any, unit_code: str | None) -> None:
+    from hotline.directory.models import Unit
+
+    if unit_code is not None and await s.get(Unit, unit_code) is None:
+        raise NotFound(
+            f"unit {unit_code} does not exist", field="unit_code", zh=f"承办单位 {unit_code} 不存在"
+        )
 
 
 async def create_user(db: Database, actor: str, new: NewUser) -> User:
-    from hotline.directory.models import Unit
-
     if not USERNAME_RE.match(new.username):
-        raise InvalidInput("username: 2-64 letters, digits, '_', '.', '-'", field="username",
-                           zh="用户名须为 2-64 位字母、数字或 _ . -")
-    if not new.display_name.strip() or len(new.display_name) > 100:
-        raise InvalidInput("display_name: 1-100 characters", field="display_name",
-                           zh="姓名须为 1-100 个字符")
+        raise InvalidInput(
+            "username: 2-64 letters, digits, '_', '.', '-'",
+            field="username",
+            zh="用户名须为 2-64 位字母、数字或 _ . -",
+        )
+    _check_profile(new)
     validate_new_password(new.password)
-    if (new.role is Role.UNIT_HANDLER) != (new.unit_code is not None):
-        raise InvalidInput("a unit handler needs exactly one unit; other roles take none",
-                           zh="承办单位角色须选择一个单位，其他角色不选单位",
-                           field="unit_code")
-    if new.role is not Role.AGENT and (new.agent_interface or new.agent_member_name):
-        raise InvalidInput("only agents have an Asterisk interface", field="agent_interface",
-                           zh="只有坐席可以填写坐席接口")
     password_hash = await hash_password(new.password)
     async with db.write() as s:
-        if new.unit_code is not None and await s.get(Unit, new.unit_code) is None:
-            raise NotFound(f"unit {new.unit_code} does not exist", field="unit_code",
-                           zh=f"承办单位 {new.unit_code} 不存在")
+        await _check_unit(s, new.unit_code)
         if await s.scalar(select(User.id).where(User.username == new.username)) is not None:
-            raise Conflict(f"user {new.username} already exists", field="username",
-                           zh=f"用户名 {new.username} 已存在")
-        user = User(username=new.username, display_name=new.display_name.strip(),
-                    role=new.role.value, unit_code=new.unit_code, password_hash=password_hash,
-                    agent_interface=new.agent_interface, agent_extension=new.agent_extension,
-                    agent_member_name=new.agent_member_name)
+            raise Conflict(
+                f"user {new.username} already exists",
+                field="username",
+                zh=f"用户名 {new.username} 已存在",
+            )
+        user = User(
+            username=new.username,
+            display_name=new.display_name.strip(),
+            role=new.role.value,
+            unit_code=new.unit_code,
+            password_hash=password_hash,
+            agent_interface=new.agent_interface,
+            agent_extension=new.agent_extension,
+            agent_member_name=new.agent_member_name,
+        )
         s.add(user)
         try:
             await s.flush()
         except IntegrityError:
-            raise Conflict("user conflicts with an existing one (username or agent interface)",
-                           zh="用户名或坐席接口已被其他用户使用")
-        audit.record(s, actor, "user.create", "user", user.id,
-                     {"username": user.username, "role": user.role, "unit_code": user.unit_code})
+            raise Conflict(
+                "user conflicts with an existing one (username or agent interface)",
+                zh="用户名或坐席接口已被其他用户使用",
+            )
+        audit.record(
+            s,
+            actor,
+            "user.create",
+            "user",
+            user.id,
+            {"username": user.username, "role": user.role, "unit_code": user.unit_code},
+        )
+    return user
+
+
+async def update_user(db: Database, actor: str, changed: NewUser) -> User:
+    """A user's name, role, unit and Asterisk identity (`changed.password` is ignored). A new
+    role or unit ends the account's sessions and tokens: they carried the old rights."""
+    _check_profile(changed)
+    async with db.write() as s:
+        user = await _user(s, changed.username)
+        await _check_unit(s, changed.unit_code)
+        before = {"role": user.role, "unit_code": user.unit_code}
+        user.display_name = changed.display_name.strip()
+        user.role, user.unit_code = changed.role.value, changed.unit_code
+        user.agent_interface = changed.agent_interface
+        user.agent_extension = changed.agent_extension
+        user.agent_member_name = changed.agent_member_name
+        try:
+            await s.flush()
+        except IntegrityError:
+            raise Conflict(
+                "the agent interface is another user's",
+                field="agent_interface",
+                zh="坐席接口已被其他用户使用",
+            )
+        detail: dict[str, Any] = {"role": user.role, "unit_code": user.unit_code}
+        if before != {"role": user.role, "unit_code": user.unit_code}:
+            detail.update(await _end_all(s, user.id))
+        audit.record(s, actor, "user.update", "user", user.id, detail)
     return user
 
 
@@ -105,8 +174,7 @@ async def set_active(db: Database, actor: str, username: str, active: bool) -> N
         user = await _user(s, username)
         user.active = active
         detail = {} if active else await _end_all(s, user.id)
-        audit.record(s, actor, "user.enable" if active else "user.disable", "user", user.id,
-                     detail)
+        audit.record(s, actor, "user.enable" if active else "user.disable", "user", user.id, detail)
 
 
 async def _user(s, username: str) -> User:
@@ -118,9 +186,11 @@ async def _user(s, username: str) -> User:
 
 async def _end_all(s, user_id: int) -> dict[str, int]:
     sessions = await s.execute(delete(UserSession).where(UserSession.user_id == user_id))
-    tokens = await s.execute(update(ApiToken).where(ApiToken.user_id == user_id,
-                                                    ApiToken.revoked_at.is_(None))
-                             .values(revoked_at=utcnow()))
+    tokens = await s.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     return {"sessions_ended": sessions.rowcount or 0, "tokens_revoked": tokens.rowcount or 0}
 
 
@@ -145,8 +215,15 @@ async def open_session(db: Database, who: Principal, address: str | None) -> str
     async with db.write() as s:
         # Expired rows are never read again; dropping them here keeps the table small.
         await s.execute(delete(UserSession).where(UserSession.expires_at <= now))
-        s.add(UserSession(id_hash=token_digest(session_id), user_id=who.user_id, created_at=now,
-                          expires_at=now + SESSION_LIFETIME, address=(address or "")[:64]))
+        s.add(
+            UserSession(
+                id_hash=token_digest(session_id),
+                user_id=who.user_id,
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+                address=(address or "")[:64],
+            )
+        )
     return session_id
 
 
@@ -168,7 +245,9 @@ async def list_users(db: Database) -> list[User]:
 async def issue_token(db: Database, actor: str, username: str, name: str) -> str:
     """Creates an API token for the user and returns it; it is shown once and stored hashed."""
     if not name.strip() or len(name) > 100:
-        raise InvalidInput("token name: 1-100 characters", field="name", zh="令牌名称须为 1-100 个字符")
+        raise InvalidInput(
+            "token name: 1-100 characters", field="name", zh="令牌名称须为 1-100 个字符"
+        )
     token, digest, prefix = new_api_token()
     async with db.write() as s:
         user = await _user(s, username)
@@ -192,17 +271,21 @@ class TokenInfo:
 async def list_tokens(db: Database, username: str) -> list[TokenInfo]:
     async with db.read() as s:
         user = await _user(s, username)
-        rows = await s.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                               .order_by(ApiToken.id))
-        return [TokenInfo(t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at)
-                for t in rows]
+        rows = await s.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+        )
+        return [
+            TokenInfo(t.id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at)
+            for t in rows
+        ]
 
 
 async def revoke_token(db: Database, actor: str, username: str, token_id: int) -> None:
     async with db.write() as s:
         user = await _user(s, username)
-        tok = await s.scalar(select(ApiToken).where(ApiToken.id == token_id,
-                                                    ApiToken.user_id == user.id))
+        tok = await s.scalar(
+            select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+        )
         if tok is None:
             raise NotFound(f"token {token_id} of {username} does not exist", zh="该令牌不存在")
         if tok.revoked_at is None:
@@ -218,19 +301,29 @@ _TOUCH_EVERY = dt.timedelta(hours=1)
 _PRINCIPAL = (User.id, User.username, User.display_name, User.role, User.unit_code, User.active)
 # The reads every request makes, compiled once (Database.first).
 _SESSION_PRINCIPAL = (
-    select(*_PRINCIPAL).join(UserSession, UserSession.user_id == User.id)
-    .where(UserSession.id_hash == bindparam("digest"), UserSession.expires_at > bindparam("now")))
+    select(*_PRINCIPAL)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(UserSession.id_hash == bindparam("digest"), UserSession.expires_at > bindparam("now"))
+)
 _TOKEN_PRINCIPAL = (
     select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, *_PRINCIPAL)
-    .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
 
 
 def _principal_from(row: Any, via_token: bool = False) -> Principal | None:
     user_id, username, display_name, role, unit_code, active = row[-6:]
     if not active:
         return None
-    return Principal(user_id=user_id, username=username, display_name=display_name,
-                     role=Role(role), unit_code=unit_code, via_token=via_token)
+    return Principal(
+        user_id=user_id,
+        username=username,
+        display_name=display_name,
+        role=Role(role),
+        unit_code=unit_code,
+        via_token=via_token,
+    )
 
 
 async def principal_for_token(db: Database, token: str) -> Principal | None:
@@ -246,6 +339,7 @@ async def principal_for_token(db: Database, token: str) -> Principal | None:
 
 
 # --- login throttle ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class LoginLock:
@@ -282,22 +376,36 @@ class LoginGuard:
         now = self._now()
         since = now - dt.timedelta(seconds=self.window_seconds)
         async with self.db.read() as s:
-            times = list(await s.scalars(
-                select(LoginFailure.at).where(LoginFailure.address == address,
-                                              LoginFailure.username == username.lower(),
-                                              LoginFailure.at > since)
-                .order_by(LoginFailure.at.desc()).limit(self.max_failures)))
+            times = list(
+                await s.scalars(
+                    select(LoginFailure.at)
+                    .where(
+                        LoginFailure.address == address,
+                        LoginFailure.username == username.lower(),
+                        LoginFailure.at > since,
+                    )
+                    .order_by(LoginFailure.at.desc())
+                    .limit(self.max_failures)
+                )
+            )
         stamps = [t.timestamp() for t in times]
-        return retry_seconds(lock_remaining(stamps, now.timestamp(), self.max_failures,
-                                            self.window_seconds))
+        return retry_seconds(
+            lock_remaining(stamps, now.timestamp(), self.max_failures, self.window_seconds)
+        )
 
     async def spray_delay(self, address: str) -> float:
         """Seconds to wait before answering this address: 0 until it passes the spray ceiling,
         then doubling every further 10 failures, at most 8 s."""
         since = self._now() - dt.timedelta(seconds=self.window_seconds)
         async with self.db.read() as s:
-            count = int(await s.scalar(select(func.count()).select_from(LoginFailure).where(
-                LoginFailure.address == address, LoginFailure.at > since)) or 0)
+            count = int(
+                await s.scalar(
+                    select(func.count())
+                    .select_from(LoginFailure)
+                    .where(LoginFailure.address == address, LoginFailure.at > since)
+                )
+                or 0
+            )
         if count < self.spray_failures:
             return 0.0
         return min(0.25 * 2 ** ((count - self.spray_failures) // 10), 8.0)
@@ -305,28 +413,40 @@ class LoginGuard:
     async def failed(self, address: str, username: str) -> None:
         now = self._now()
         async with self.db.write() as s:
-            await s.execute(delete(LoginFailure).where(
-                LoginFailure.at <= now - dt.timedelta(seconds=self.window_seconds)))
+            await s.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.at <= now - dt.timedelta(seconds=self.window_seconds)
+                )
+            )
             s.add(LoginFailure(address=address[:64], username=username.lower()[:64], at=now))
 
     async def succeeded(self, address: str, username: str) -> None:
         async with self.db.write() as s:
-            await s.execute(delete(LoginFailure).where(LoginFailure.address == address,
-                                                       LoginFailure.username == username.lower()))
+            await s.execute(
+                delete(LoginFailure).where(
+                    LoginFailure.address == address, LoginFailure.username == username.lower()
+                )
+            )
 
     async def locks(self) -> list[LoginLock]:
         now = self._now()
         since = now - dt.timedelta(seconds=self.window_seconds)
         async with self.db.read() as s:
-            rows = (await s.execute(select(LoginFailure.address, LoginFailure.username,
-                                           LoginFailure.at).where(LoginFailure.at > since))).all()
+            rows = (
+                await s.execute(
+                    select(LoginFailure.address, LoginFailure.username, LoginFailure.at).where(
+                        LoginFailure.at > since
+                    )
+                )
+            ).all()
         by_pair: dict[tuple[str, str], list[float]] = {}
         for address, username, at in rows:
             by_pair.setdefault((address, username), []).append(at.timestamp())
         out = []
         for (address, username), stamps in sorted(by_pair.items()):
-            wait = retry_seconds(lock_remaining(stamps, now.timestamp(), self.max_failures,
-                                                self.window_seconds))
+            wait = retry_seconds(
+                lock_remaining(stamps, now.timestamp(), self.max_failures, self.window_seconds)
+            )
             if wait:
                 out.append(LoginLock(address, username, len(stamps), wait))
         return out
@@ -339,6 +459,12 @@ class LoginGuard:
         async with self.db.write() as s:
             # A DELETE's result is a CursorResult (it has `rowcount`); execute() is typed as Result.
             result = cast(CursorResult[Any], await s.execute(delete(LoginFailure).where(*where)))
-            audit.record(s, actor, "login.unlock", "user", username.lower()[:64],
-                         {"address": address, "failures_forgotten": result.rowcount or 0})
+            audit.record(
+                s,
+                actor,
+                "login.unlock",
+                "user",
+                username.lower()[:64],
+                {"address": address, "failures_forgotten": result.rowcount or 0},
+            )
         return result.rowcount or 0

@@ -12,16 +12,30 @@ from hotline.db import Database
 from hotline.models import AuditEntry
 
 
-def record(session: AsyncSession, actor: str, action: str, target_type: str, target_id: object,
-           detail: dict[str, Any] | None = None, note: str | None = None) -> AuditEntry:
-    entry = AuditEntry(actor=actor, action=action, target_type=target_type,
-                       target_id=str(target_id), detail=detail or {}, note=note)
+def record(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: object,
+    detail: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        detail=detail or {},
+        note=note,
+    )
     session.add(entry)
     return entry
 
 
-async def list_entries(db: Database, *, limit: int, before: int | None = None,
-                       filters: dict[str, str] | None = None) -> list[AuditEntry]:
+async def list_entries(
+    db: Database, *, limit: int, before: int | None = None, filters: dict[str, str] | None = None
+) -> list[AuditEntry]:
     """Newest first; `before` pages by id; filters on actor, action, target_type, target_id."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if before:

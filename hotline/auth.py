@@ -28,6 +28,7 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
     global _hasher, _DUMMY_HASH
     _hasher, _DUMMY_HASH = hasher, None
 
+
 # Measured here: argon2 hash/verify take ~90 ms; run them off the event loop.
 # A fixed dummy hash lets unknown usernames cost the same time as wrong passwords.
 _DUMMY_HASH: str | None = None
@@ -58,11 +59,13 @@ def validate_new_password(password: str) -> None:
     from hotline.errors import InvalidInput
 
     if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters", field="password",
-                           zh="密码至少 8 个字符")
+        raise InvalidInput(
+            "password must have at least 8 characters", field="password", zh="密码至少 8 个字符"
+        )
     if len(password) > 256:
-        raise InvalidInput("password must have at most 256 characters", field="password",
-                           zh="密码最多 256 个字符")
+        raise InvalidInput(
+            "password must have at most 256 characters", field="password", zh="密码最多 256 个字符"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +102,10 @@ def token_digest(token: str) -> str:
 
 # --- throttles ---------------------------------------------------------------------------------
 
-def lock_remaining(failures: Sequence[float], now: float, max_failures: int,
-                   window: float) -> float:
+
+def lock_remaining(
+    failures: Sequence[float], now: float, max_failures: int, window: float
+) -> float:
     """Seconds a key stays locked, given its failure times (any order): at most `max_failures`
     failures in any sliding `window`, so the lock lifts when the max-th newest one ages out."""
     recent = sorted(t for t in failures if t > now - window)
@@ -126,9 +131,14 @@ class PairThrottle:
     times, and when there are too many pairs the ones that are not locked are dropped first;
     a pair that is locked is never forgotten before its lock ends."""
 
-    def __init__(self, max_failures: int, window_seconds: float, address_max_failures: int,
-                 max_pairs: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_failures: int,
+        window_seconds: float,
+        address_max_failures: int,
+        max_pairs: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_failures = max_failures
         self.window = window_seconds
         self.address_max = address_max_failures
@@ -141,8 +151,12 @@ class PairThrottle:
         now = self._clock()
         pair = self._pairs.get((address, key), ())
         by_address = self._addresses.get(address, ())
-        return retry_seconds(max(lock_remaining(pair, now, self.max_failures, self.window),
-                                 lock_remaining(by_address, now, self.address_max, self.window)))
+        return retry_seconds(
+            max(
+                lock_remaining(pair, now, self.max_failures, self.window),
+                lock_remaining(by_address, now, self.address_max, self.window),
+            )
+        )
 
     def failed(self, address: str, key: str) -> None:
         now = self._clock()
@@ -156,8 +170,11 @@ class PairThrottle:
 
     def locked_pairs(self) -> int:
         now = self._clock()
-        return sum(1 for q in self._pairs.values()
-                   if lock_remaining(q, now, self.max_failures, self.window) > 0)
+        return sum(
+            1
+            for q in self._pairs.values()
+            if lock_remaining(q, now, self.max_failures, self.window) > 0
+        )
 
     def _prune(self, now: float) -> None:
         self._prune_table(self._pairs, self.max_failures, now)
@@ -168,7 +185,7 @@ class PairThrottle:
         # Oldest activity first; keep up to half the bound of unlocked entries.
         stale.sort(key=lambda k: table[k][-1])
         excess = len(table) - self.max_pairs // 2
-        for k in stale[:max(excess, 0)]:
+        for k in stale[: max(excess, 0)]:
             del table[k]
 
 

@@ -16,11 +16,14 @@ Several processes may share one database, each with some roles; `hotline serve` 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Generic, Iterable, TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.config import Settings
 from hotline.policy import Policy
@@ -89,9 +92,13 @@ def _wiring(feature: Feature) -> Any:
     return importlib.import_module(feature.wiring) if feature.wiring else None
 
 
-async def build(settings: Settings, *, db: Database | None = None,
-                clock: Callable[[], dt.datetime] = utcnow,
-                features: Iterable[Feature] = FEATURES) -> Services:
+async def build(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+    features: Iterable[Feature] = FEATURES,
+) -> Services:
     """Services over `db`, or over the configured database (migrated first unless
     `settings.upgrade_on_start` is off); DatabaseUnavailable when it cannot be reached."""
     owns = db is None
@@ -99,7 +106,7 @@ async def build(settings: Settings, *, db: Database | None = None,
         db = await open_database(settings.resolved_database_url)
         if settings.upgrade_on_start:
             await upgrade(db)
-    services = Services(settings, db, clock, owns_db=owns)
+    services = Services(settings, db, clock, calendar=await _calendar(db), owns_db=owns)
     try:
         for feature in features:
             module = _wiring(feature)
@@ -111,6 +118,46 @@ async def build(settings: Settings, *, db: Database | None = None,
     return services
 
 
+async def _calendar(db: Database) -> WorkCalendar:
+    """The process's one calendar: shipped years with those an admin entered."""
+    from hotline import workcalendar
+
+    try:
+        return workcalendar.LiveCalendar.of(await workcalendar.load(db))
+    except SQLAlchemyError as exc:  # a schema older than calendar_years (upgrade pending)
+        log.warning(
+            "entered holiday schedules not read (%s): the shipped calendar is used",
+            type(exc).__name__,
+        )
+        return workcalendar.LiveCalendar.of(WorkCalendar.default())
+
+
+def _calendar_refresh(services: Services, every_s: float = 60.0) -> Worker:
+    """Another instance's newly entered year reaches this one within a minute."""
+    from hotline import workcalendar
+
+    task: asyncio.Task[None] | None = None
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await workcalendar.refresh(services.db, services.calendar)
+            except (SQLAlchemyError, OSError, ValueError) as exc:
+                log.warning("holiday schedules not refreshed: %s", exc)
+
+    async def start() -> None:
+        nonlocal task
+        task = asyncio.create_task(loop(), name="calendar-refresh")
+
+    async def stop() -> None:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    return Worker("calendar-refresh", "web", start, stop)
+
+
 def parse_roles(text: str) -> frozenset[str]:
     """`web,pump` -> {"web", "pump"}; `all` -> every role. ValueError names an unknown one."""
     roles = {r.strip() for r in text.split(",") if r.strip()}
@@ -118,16 +165,18 @@ def parse_roles(text: str) -> frozenset[str]:
         return frozenset(ROLES)
     unknown = roles - set(ROLES)
     if unknown or not roles:
-        raise ValueError(f"unknown role {', '.join(sorted(unknown)) or text!r}; "
-                         f"roles: {', '.join(ROLES)}, all")
+        raise ValueError(
+            f"unknown role {', '.join(sorted(unknown)) or text!r}; roles: {', '.join(ROLES)}, all"
+        )
     return frozenset(roles)
 
 
-def workers(services: Services, roles: Iterable[str],
-            features: Iterable[Feature] = FEATURES) -> list[Worker]:
+def workers(
+    services: Services, roles: Iterable[str], features: Iterable[Feature] = FEATURES
+) -> list[Worker]:
     """The workers of `roles` the features declare, in feature order."""
     wanted = set(roles)
-    out: list[Worker] = []
+    out: list[Worker] = [w for w in (_calendar_refresh(services),) if w.role in wanted]
     for feature in features:
         module = _wiring(feature)
         if module is not None and hasattr(module, "workers"):

@@ -182,12 +182,10 @@ class Database:
                 # Take the write lock before the first read, so a concurrent writer waits
                 # here (busy_timeout) instead of deciding on stale data.
                 try:
-                    await session.connection(
-                        execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+                    await session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
                 except OperationalError as exc:
                     if _locked(exc):
-                        raise DatabaseBusy("the database stayed locked by another process") \
-                            from exc
+                        raise DatabaseBusy("the database stayed locked by another process") from exc
                     raise
             try:
                 yield session
@@ -232,19 +230,22 @@ async def open_database(url: str) -> Database:
     try:
         db = Database.from_url(url)
     except OSError as exc:  # the SQLite file's folder cannot be created
-        raise DatabaseUnavailable(f"cannot open the database {safe_url(url)}: "
-                                  f"{_reason(exc)}") from exc
+        raise DatabaseUnavailable(
+            f"cannot open the database {safe_url(url)}: {_reason(exc)}"
+        ) from exc
     try:
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except (OSError, DBAPIError, asyncio.TimeoutError) as exc:
         await db.dispose()
-        raise DatabaseUnavailable(f"cannot connect to the database {safe_url(url)}: "
-                                  f"{_reason(exc)}") from exc
+        raise DatabaseUnavailable(
+            f"cannot connect to the database {safe_url(url)}: {_reason(exc)}"
+        ) from exc
     return db
 
 
 # --- migrations -------------------------------------------------------------------------------
+
 
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
@@ -300,9 +301,15 @@ async def current_revision(db: Database) -> str | None:
     return ",".join(sorted(heads)) or None
 
 
-def upsert(session: AsyncSession, table: Any, values: Any = None, *,
-           index_elements: Sequence[Any], set_: Mapping[str, Any] | None = None,
-           set_excluded: Iterable[str] = ()) -> Any:
+def upsert(
+    session: AsyncSession,
+    table: Any,
+    values: Any = None,
+    *,
+    index_elements: Sequence[Any],
+    set_: Mapping[str, Any] | None = None,
+    set_excluded: Iterable[str] = (),
+) -> Any:
     """`INSERT ... ON CONFLICT (index_elements) DO UPDATE SET ...`: the one dialect switch.
 
     PostgreSQL and SQLite share the statement, SQLAlchemy has one construct per dialect.

@@ -2,7 +2,8 @@
 knowledge base, demo accounts for every role, and an embedded PBX: a recorded Asterisk capture
 (package data) replayed in real time, looping, moved to the present, so the live board, screen
 pops and missed calls show live traffic. With `ami.enabled` set, the configured PBX is used
-instead."""
+instead. The IVR's FastAGI server runs on a free local port with simulated callers (unless
+`ivr.enabled` is set: then as configured)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from typing import Any, AsyncIterator
 from sqlalchemy import select
 
 from hotline.accounts import NewUser, create_user
+from hotline.commands import with_services
 from hotline.config import Settings
-from hotline.db import Database, open_database, upgrade
+from hotline.db import Database, upgrade
 from hotline.logs import AccessLogger
 from hotline.models import Role, User
 
@@ -40,12 +42,30 @@ class DemoAccount:
 
 # Agent interfaces and member names match the queue of the recorded Asterisk captures.
 DEMO_ACCOUNTS = (
-    DemoAccount("agent1", "坐席一号", Role.AGENT, agent_interface="Local/8001@agents/n",
-                agent_extension="8001", agent_member_name="坐席1"),
-    DemoAccount("agent2", "坐席二号", Role.AGENT, agent_interface="Local/8002@agents/n",
-                agent_extension="8002", agent_member_name="坐席2"),
-    DemoAccount("agent3", "坐席三号", Role.AGENT, agent_interface="Local/8003@agents/n",
-                agent_extension="8003", agent_member_name="坐席3"),
+    DemoAccount(
+        "agent1",
+        "坐席一号",
+        Role.AGENT,
+        agent_interface="Local/8001@agents/n",
+        agent_extension="8001",
+        agent_member_name="坐席1",
+    ),
+    DemoAccount(
+        "agent2",
+        "坐席二号",
+        Role.AGENT,
+        agent_interface="Local/8002@agents/n",
+        agent_extension="8002",
+        agent_member_name="坐席2",
+    ),
+    DemoAccount(
+        "agent3",
+        "坐席三号",
+        Role.AGENT,
+        agent_interface="Local/8003@agents/n",
+        agent_extension="8003",
+        agent_member_name="坐席3",
+    ),
     DemoAccount("rsj", "市人社局经办人", Role.UNIT_HANDLER, unit_code="ZZ-RSJ"),
     DemoAccount("gjj", "公积金中心经办人", Role.UNIT_HANDLER, unit_code="ZZ-GJJ"),
     DemoAccount("manager", "值班长", Role.MANAGER),
@@ -70,35 +90,56 @@ async def prepare(db: Database) -> list[DemoAccount]:
         existing = set(await s.scalars(select(User.username)))
     for acc in DEMO_ACCOUNTS:
         if acc.username not in existing:
-            await create_user(db, "demo", NewUser(
-                username=acc.username, display_name=acc.display_name, role=acc.role,
-                password=DEMO_PASSWORD, unit_code=acc.unit_code,
-                agent_interface=acc.agent_interface, agent_extension=acc.agent_extension,
-                agent_member_name=acc.agent_member_name))
+            await create_user(
+                db,
+                "demo",
+                NewUser(
+                    username=acc.username,
+                    display_name=acc.display_name,
+                    role=acc.role,
+                    password=DEMO_PASSWORD,
+                    unit_code=acc.unit_code,
+                    agent_interface=acc.agent_interface,
+                    agent_extension=acc.agent_extension,
+                    agent_member_name=acc.agent_member_name,
+                ),
+            )
     return list(DEMO_ACCOUNTS)
 
 
-DEMO_CAPTURE = "demo-busy.ami.raw.gz"   # the shared folder's ami-traces/busy, from Asterisk 22
+DEMO_CAPTURE = "demo-busy.ami.raw.gz"  # the shared folder's ami-traces/busy, from Asterisk 22
 DEMO_AMI_USER, DEMO_AMI_SECRET = "hotline", "demo-pbx"
 
 
 def embedded_pbx(settings: Settings) -> tuple[Settings, Any]:
     """Settings pointing call tracking at a replayed capture on a free local port, and the
     cleanup context that serves it while the app runs."""
-    from hotline.telephony.replay import Capture, ReplayServer
+    from calls.ami.replay import Capture, ReplayServer
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ami = dataclasses.replace(settings.ami, host="127.0.0.1", port=port, username=DEMO_AMI_USER,
-                              secret=DEMO_AMI_SECRET, enabled=True)
+    ami = dataclasses.replace(
+        settings.ami,
+        host="127.0.0.1",
+        port=port,
+        username=DEMO_AMI_USER,
+        secret=DEMO_AMI_SECRET,
+        enabled=True,
+    )
 
     async def pbx_ctx(app: Any) -> AsyncIterator[None]:
-        path = resources.files("hotline.telephony") / "data" / DEMO_CAPTURE
+        path = resources.files("calls") / "data" / DEMO_CAPTURE
         with resources.as_file(path) as file:
             capture = Capture.load(file).starting_at(time.time())
-        server = ReplayServer(capture, speed=1.0, loop=True, username=DEMO_AMI_USER,
-                              secret=DEMO_AMI_SECRET, static_members=True)
+        server = ReplayServer(
+            capture,
+            speed=1.0,
+            loop=True,
+            username=DEMO_AMI_USER,
+            secret=DEMO_AMI_SECRET,
+            static_members=True,
+        )
         await server.start("127.0.0.1", port)
         log.info("embedded demo PBX: replaying %s on 127.0.0.1:%d", DEMO_CAPTURE, port)
         try:
@@ -117,14 +158,7 @@ def run(settings: Settings, sock: socket.socket | None = None) -> int:
     from hotline.models import ROLE_LABELS_ZH
     from hotline.web.app import SHUTDOWN_GRACE_S, create_app
 
-    async def setup() -> list[DemoAccount]:
-        db = await open_database(settings.resolved_database_url)
-        try:
-            return await prepare(db)
-        finally:
-            await db.dispose()
-
-    accounts = asyncio.run(setup())
+    accounts = asyncio.run(with_services(settings, lambda services: prepare(services.db)))
     url = f"http://{settings.host}:{settings.port}"
     print(f"\n12345 hotline demo — database {settings.resolved_database_url}")
     print(f"Open {url}/login and sign in with one of these accounts (password {DEMO_PASSWORD}):")
@@ -138,13 +172,32 @@ def run(settings: Settings, sock: socket.socket | None = None) -> int:
         print(f"Calls: following the PBX at {settings.ami.host}:{settings.ami.port} (AMI)")
     else:
         settings, pbx_ctx = embedded_pbx(settings)
-        print(f"Calls: embedded demo PBX replaying a recorded Asterisk capture on "
-              f"127.0.0.1:{settings.ami.port} (live board: manager, screen pop: agent1-3)")
+        print(
+            f"Calls: embedded demo PBX replaying a recorded Asterisk capture on "
+            f"127.0.0.1:{settings.ami.port} (live board: manager, screen pop: agent1-3)"
+        )
+    ivr_ctx = None
+    if not settings.ivr.enabled:
+        from ivr.demo import embedded_ivr
+
+        settings, ivr_ctx = embedded_ivr(settings)
+        print(
+            f"IVR: FastAGI on 127.0.0.1:{settings.ivr.port} with simulated callers "
+            f"(survey scores on the dashboard; `hotline ivr simulate` plays a call)"
+        )
     app = create_app(settings)
     if pbx_ctx is not None:
         app.cleanup_ctx.insert(0, pbx_ctx)
-    where: dict[str, Any] = {"sock": sock} if sock else {"host": settings.host,
-                                                         "port": settings.port}
-    web.run_app(app, **where, access_log_class=AccessLogger, shutdown_timeout=SHUTDOWN_GRACE_S,
-                print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"))
+    if ivr_ctx is not None:
+        app.cleanup_ctx.append(ivr_ctx)  # after the services context: the server listens
+    where: dict[str, Any] = (
+        {"sock": sock} if sock else {"host": settings.host, "port": settings.port}
+    )
+    web.run_app(
+        app,
+        **where,
+        access_log_class=AccessLogger,
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        print=lambda _msg: print(f"serving on {url} (Ctrl+C stops)"),
+    )
     return 0

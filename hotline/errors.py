@@ -46,8 +46,9 @@ class Unauthenticated(DomainError):
 class RateLimited(DomainError):
     code = "rate_limited"
 
-    def __init__(self, message: str, retry_after: int, *, zh: str | None = None,
-                 **details: Any) -> None:
+    def __init__(
+        self, message: str, retry_after: int, *, zh: str | None = None, **details: Any
+    ) -> None:
         super().__init__(message, zh=zh or f"尝试次数过多，请 {retry_after} 秒后再试", **details)
         self.retry_after = retry_after
 
@@ -58,16 +59,26 @@ class RowError:
 
     line: int
     message: str
+    zh: str = ""  # the same in Chinese, for pages
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
+
+    @property
+    def text_zh(self) -> str:
+        return f"第 {self.line} 行：{self.zh or self.message}"
 
 
 class ImportRejected(InvalidInput):
     """Bad rows in an all-or-nothing import: nothing was written."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
-        super().__init__(f"{len(errors)} bad row(s); nothing imported",
-                         zh=f"{len(errors)} 行有误，未导入任何内容",
-                         errors=[{"line": e.line, "message": e.message} for e in errors])
+        super().__init__(
+            f"{len(errors)} bad row(s); nothing imported",
+            zh=f"{len(errors)} 行有误，未导入任何内容",
+            errors=[
+                {"line": e.line, "message": e.message, "message_zh": e.zh or e.message}
+                for e in errors
+            ],
+        )
         self.errors = list(errors)

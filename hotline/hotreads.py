@@ -53,9 +53,10 @@ def prepare(statement: Select[Any], dialect: Any) -> Prepared:
     compiled = statement.compile(dialect=dialect)
     if compiled.positiontup is None:
         raise ValueError(f"{dialect.name}: hot reads need a positional paramstyle")
-    binds = tuple((name, compiled.params.get(name),
-                   compiled.binds[name].type._cached_bind_processor(dialect))
-                  for name in compiled.positiontup)
+    binds = tuple(
+        (name, compiled.params.get(name), compiled.binds[name].type._cached_bind_processor(dialect))
+        for name in compiled.positiontup
+    )
     columns = list(statement.selected_columns)
     results = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
     row = namedtuple("Row", [c.key for c in columns], rename=True)  # type: ignore[misc]
@@ -92,9 +93,13 @@ class HotReads:
         self._driver: Any = None
         self._lock = asyncio.Lock()
         database = engine.url.database or ""
-        self._sqlite_path = (database if engine.dialect.name == "sqlite"
-                             and database not in ("", ":memory:")
-                             and not database.startswith("file:") else None)
+        self._sqlite_path = (
+            database
+            if engine.dialect.name == "sqlite"
+            and database not in ("", ":memory:")
+            and not database.startswith("file:")
+            else None
+        )
 
     def _prepare(self, statement: Select[Any]) -> Prepared:
         known = self._prepared.get(id(statement))
@@ -120,8 +125,7 @@ class HotReads:
         try:
             if self._sqlite is None:
                 uri = f"file:{urllib.parse.quote(self._sqlite_path)}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
                 conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
                 self._sqlite = conn
             # All rows fetched: a statement left unfinished would keep its read transaction

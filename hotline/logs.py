@@ -53,8 +53,14 @@ class AccessLogger(AbstractAccessLogger):
     """`aiohttp` access log without query strings or Referer."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        self.logger.info('%s "%s %s" %s %.3f', request.remote or "-", request.method,
-                         request.path, response.status, time)
+        self.logger.info(
+            '%s "%s %s" %s %.3f',
+            request.remote or "-",
+            request.method,
+            request.path,
+            response.status,
+            time,
+        )
 
 
 class ClientErrorFilter(logging.Filter):
@@ -69,8 +75,10 @@ class ClientErrorFilter(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError) and (exc.code or 400) < 500:
             record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.msg, record.args = "unparsable HTTP request refused: %s %s", (
-                exc.code, type(exc).__name__)
+            record.msg, record.args = (
+                "unparsable HTTP request refused: %s %s",
+                (exc.code, type(exc).__name__),
+            )
             record.exc_info = record.exc_text = None
         return True
 

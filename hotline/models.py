@@ -14,11 +14,11 @@ from hotline.directory.models import Unit  # noqa: F401  registers units, which 
 
 
 class Role(enum.StrEnum):
-    AGENT = "agent"                 # 坐席: answers calls, searches the KB, creates tickets
-    UNIT_HANDLER = "unit_handler"   # 承办单位经办人: bound to exactly one unit
-    MANAGER = "manager"             # 管理员/班长: dashboards, dispatch review, 督办
-    KB_EDITOR = "kb_editor"         # 知识库编辑
-    ADMIN = "admin"                 # 系统管理员: accounts, units, settings
+    AGENT = "agent"  # 坐席: answers calls, searches the KB, creates tickets
+    UNIT_HANDLER = "unit_handler"  # 承办单位经办人: bound to exactly one unit
+    MANAGER = "manager"  # 管理员/班长: dashboards, dispatch review, 督办
+    KB_EDITOR = "kb_editor"  # 知识库编辑
+    ADMIN = "admin"  # 系统管理员: accounts, units, settings
 
 
 ROLE_LABELS_ZH = {
@@ -115,3 +115,17 @@ class LoginFailure(Base):
     address: Mapped[str] = mapped_column(String(64))
     username: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CalendarYear(Base):
+    """A year's official holiday schedule as an admin entered it (国务院办公厅关于<year>年部分
+    节假日安排的通知): it replaces the shipped data for that year (hotline.workcalendar)."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSON)  # ISO dates of the holiday periods
+    workdays: Mapped[list[str]] = mapped_column(JSON)  # ISO dates of weekend make-up days
+    note: Mapped[str | None] = mapped_column(String(200))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

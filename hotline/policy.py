@@ -55,6 +55,43 @@ class Policy:
     # How often the follow-up pump looks for due reminders and escalations, in seconds: a
     # reminder fires at most this late (engineering choice, well inside any deadline).
     followup_pump_seconds: float = 15.0
+    # 承办单位考核 (reports/): a unit's monthly score, 0-100, is the weighted mean of its rates,
+    # 退单率 and 延期率 counted as 1 - rate. The seed asks units to be ranked on efficiency
+    # and quality (强化对...工作效率、服务质量等情况的考核); the weights are the centre's own
+    # figures and must add up to 1.
+    score_weight_signed: float = 0.15  # 签收率: signed within the acknowledgement deadline
+    score_weight_on_time: float = 0.30  # 按时办结率: replied by the deadline
+    score_weight_returned: float = 0.10  # 退单率
+    score_weight_extended: float = 0.05  # 延期率
+    score_weight_resolved: float = 0.20  # 解决率 (回访: 解决)
+    score_weight_satisfied: float = 0.20  # 满意率 (回访: 满意 or 基本满意)
+    # Agent-first hang-ups (the seed forbids 强行挂断): the call history flags an agent who
+    # ends a call within this many seconds of answering, or who ends at least this share of
+    # their completed calls (over at least `agent_hangup_min_calls`) themselves. The centre's
+    # own figures.
+    agent_hangup_quick_seconds: int = 10
+    agent_hangup_flag_share: float = 0.5
+    agent_hangup_min_calls: int = 5
+    # 热点诉求 (reports/hotspots): a category or district is a hot spot when, in the last
+    # `hotspot_window_hours`, it has at least `hotspot_min_tickets` new tickets and at least
+    # `hotspot_ratio` times its own mean over the `hotspot_baseline_days` before (a burst water
+    # main is seen the same morning). The centre's own figures.
+    hotspot_window_hours: int = 24
+    hotspot_baseline_days: int = 28
+    hotspot_min_tickets: int = 5
+    hotspot_ratio: float = 3.0
+
+    @property
+    def score_weights(self) -> dict[str, float]:
+        """Rate name (reports.accountability) -> its weight in a unit's score."""
+        return {
+            "signed": self.score_weight_signed,
+            "on_time": self.score_weight_on_time,
+            "returned": self.score_weight_returned,
+            "extended": self.score_weight_extended,
+            "resolved": self.score_weight_resolved,
+            "satisfied": self.score_weight_satisfied,
+        }
 
     @property
     def office_hours(self) -> tuple[dt.time, dt.time]:

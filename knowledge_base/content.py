@@ -20,17 +20,46 @@ from knowledge_base.search import ArticleDoc
 EDITORS = (Role.KB_EDITOR, Role.ADMIN)
 OVERSEERS = (Role.KB_EDITOR, Role.ADMIN, Role.MANAGER)
 
-CONTENT_FIELDS = ("title", "questions", "answer", "category", "unit", "basis", "time_limit",
-                  "materials", "fee", "contact", "keywords", "policy_changed_at", "updated_at")
+CONTENT_FIELDS = (
+    "title",
+    "questions",
+    "answer",
+    "category",
+    "unit",
+    "basis",
+    "time_limit",
+    "materials",
+    "fee",
+    "contact",
+    "keywords",
+    "policy_changed_at",
+    "updated_at",
+)
 FIELD_LABELS_ZH = {
-    "title": "标题", "questions": "常见问法", "answer": "答复口径", "category": "分类",
-    "unit": "办理单位", "basis": "办理依据", "time_limit": "办理时限", "materials": "申请材料",
-    "fee": "收费标准", "contact": "咨询电话", "keywords": "关键词",
-    "policy_changed_at": "政策变更时间", "updated_at": "内容更新时间", "status": "状态",
+    "title": "标题",
+    "questions": "常见问法",
+    "answer": "答复口径",
+    "category": "分类",
+    "unit": "办理单位",
+    "basis": "办理依据",
+    "time_limit": "办理时限",
+    "materials": "申请材料",
+    "fee": "收费标准",
+    "contact": "咨询电话",
+    "keywords": "关键词",
+    "policy_changed_at": "政策变更时间",
+    "updated_at": "内容更新时间",
+    "status": "状态",
 }
 # Single-line text fields and their maximum lengths; answer and basis may hold line breaks.
-_LINE_FIELDS = {"title": 200, "category": 50, "unit": 200, "time_limit": 200, "fee": 200,
-                "contact": 200}
+_LINE_FIELDS = {
+    "title": 200,
+    "category": 50,
+    "unit": 200,
+    "time_limit": 200,
+    "fee": 200,
+    "contact": 200,
+}
 _BLOCK_FIELDS = {"answer": 20_000, "basis": 2_000}
 _REQUIRED = ("title", "answer", "category")
 # list field -> (max items, max characters per item)
@@ -54,18 +83,25 @@ def parse_time(value: Any, field: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be an ISO 8601 date-time string", field=field,
-                           zh=f"{_named(field)}须为日期时间")
+        raise InvalidInput(
+            f"{field} must be an ISO 8601 date-time string",
+            field=field,
+            zh=f"{_named(field)}须为日期时间",
+        )
     try:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"{field} is not an ISO 8601 date-time: {value[:40]!r}",
-                           field=field, zh=f"{_named(field)}不是有效的日期时间") from None
+        raise InvalidInput(
+            f"{field} is not an ISO 8601 date-time: {value[:40]!r}",
+            field=field,
+            zh=f"{_named(field)}不是有效的日期时间",
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=localtime.SHANGHAI)
     if not 1990 <= moment.year <= 2100:
-        raise InvalidInput(f"{field} is out of range", field=field,
-                           zh=f"{_named(field)}超出范围（1990-2100 年）")
+        raise InvalidInput(
+            f"{field} is out of range", field=field, zh=f"{_named(field)}超出范围（1990-2100 年）"
+        )
     return moment.astimezone(dt.timezone.utc)
 
 
@@ -99,13 +135,15 @@ INPUT_FIELDS = tuple(f.name for f in dataclasses.fields(ArticleInput))
 
 def _check_chars(value: str, field: str) -> None:
     if _CONTROL_RE.search(value):
-        raise InvalidInput(f"{field} contains control characters", field=field,
-                           zh=f"{_named(field)}含有控制字符")
+        raise InvalidInput(
+            f"{field} contains control characters", field=field, zh=f"{_named(field)}含有控制字符"
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{field} contains invalid characters", field=field,
-                           zh=f"{_named(field)}含有无效字符") from None
+        raise InvalidInput(
+            f"{field} contains invalid characters", field=field, zh=f"{_named(field)}含有无效字符"
+        ) from None
 
 
 def _text(raw: Mapping[str, Any], field: str) -> str | None:
@@ -113,16 +151,18 @@ def _text(raw: Mapping[str, Any], field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be a string", field=field,
-                           zh=f"{_named(field)}须为文本")
+        raise InvalidInput(f"{field} must be a string", field=field, zh=f"{_named(field)}须为文本")
     _check_chars(value, field)
     if field in _LINE_FIELDS:
         value, limit = " ".join(value.split()), _LINE_FIELDS[field]
     else:
         value, limit = value.replace("\r\n", "\n").strip(), _BLOCK_FIELDS[field]
     if len(value) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field,
-                           zh=f"{_named(field)}不能超过 {limit} 个字")
+        raise InvalidInput(
+            f"{field} is longer than {limit} characters",
+            field=field,
+            zh=f"{_named(field)}不能超过 {limit} 个字",
+        )
     return value or None
 
 
@@ -132,20 +172,27 @@ def _list(raw: Mapping[str, Any], field: str) -> tuple[str, ...]:
         return ()
     max_items, max_len = _LIST_FIELDS[field]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"{field} must be a list of strings", field=field,
-                           zh=f"{_named(field)}须为文本列表")
+        raise InvalidInput(
+            f"{field} must be a list of strings", field=field, zh=f"{_named(field)}须为文本列表"
+        )
     out: list[str] = []
     for item in value:
         _check_chars(item, field)
         item = " ".join(item.split())
         if len(item) > max_len:
-            raise InvalidInput(f"an item of {field} is longer than {max_len} characters",
-                               field=field, zh=f"{_named(field)}每项不能超过 {max_len} 个字")
+            raise InvalidInput(
+                f"an item of {field} is longer than {max_len} characters",
+                field=field,
+                zh=f"{_named(field)}每项不能超过 {max_len} 个字",
+            )
         if item and item not in out:
             out.append(item)
     if len(out) > max_items:
-        raise InvalidInput(f"{field} has more than {max_items} items", field=field,
-                           zh=f"{_named(field)}不能超过 {max_items} 项")
+        raise InvalidInput(
+            f"{field} has more than {max_items} items",
+            field=field,
+            zh=f"{_named(field)}不能超过 {max_items} 项",
+        )
     return tuple(out)
 
 
@@ -165,8 +212,11 @@ def parse_input(raw: Mapping[str, Any]) -> ArticleInput:
 
 def check_article_id(article_id: Any) -> str:
     if not isinstance(article_id, str) or not _ID_RE.match(article_id):
-        raise InvalidInput("id must be 1-32 letters, digits, '-', '_' or '.' (like KB-0001)",
-                           field="id", zh="编号须为 1-32 个字母、数字、“-”“_”或“.”（如 KB-0001）")
+        raise InvalidInput(
+            "id must be 1-32 letters, digits, '-', '_' or '.' (like KB-0001)",
+            field="id",
+            zh="编号须为 1-32 个字母、数字、“-”“_”或“.”（如 KB-0001）",
+        )
     return article_id
 
 
@@ -175,8 +225,9 @@ def _content_of(obj: Any) -> dict[str, Any]:
 
 
 def same_content(article: Article, new: ArticleInput) -> bool:
-    return all(_norm_value(getattr(article, f)) == _norm_value(getattr(new, f))
-               for f in INPUT_FIELDS)
+    return all(
+        _norm_value(getattr(article, f)) == _norm_value(getattr(new, f)) for f in INPUT_FIELDS
+    )
 
 
 def _norm_value(value: Any) -> Any:
@@ -192,10 +243,14 @@ def apply_content(article: Article, new: ArticleInput) -> None:
 
 
 def doc_of(article: Article | ArticleVersion) -> ArticleDoc:
-    return ArticleDoc(id=article.article_id if isinstance(article, ArticleVersion) else article.id,
-                      title=article.title, questions=tuple(article.questions or ()),
-                      answer=article.answer, category=article.category,
-                      keywords=tuple(article.keywords or ()))
+    return ArticleDoc(
+        id=article.article_id if isinstance(article, ArticleVersion) else article.id,
+        title=article.title,
+        questions=tuple(article.questions or ()),
+        answer=article.answer,
+        category=article.category,
+        keywords=tuple(article.keywords or ()),
+    )
 
 
 def _note(note: str | None) -> str | None:
@@ -204,6 +259,9 @@ def _note(note: str | None) -> str | None:
     _check_chars(note, "note")
     note = note.strip()
     if len(note) > _NOTE_MAX:
-        raise InvalidInput(f"note is longer than {_NOTE_MAX} characters", field="note",
-                           zh=f"备注不能超过 {_NOTE_MAX} 个字")
+        raise InvalidInput(
+            f"note is longer than {_NOTE_MAX} characters",
+            field="note",
+            zh=f"备注不能超过 {_NOTE_MAX} 个字",
+        )
     return note or None

@@ -90,12 +90,18 @@ async def diff_versions(db: Database, article_id: str, old: int, new: int) -> Ve
             fields.append(FieldDiff(f, FIELD_LABELS_ZH[f], _diff_list(va or [], vb or []), True))
         elif isinstance(va, dt.datetime) or isinstance(vb, dt.datetime) or f == "status":
             pieces = (("delete", _display(va)), ("insert", _display(vb)))
-            fields.append(FieldDiff(f, FIELD_LABELS_ZH[f],
-                                    tuple(p for p in pieces if p[1]), False))
+            fields.append(FieldDiff(f, FIELD_LABELS_ZH[f], tuple(p for p in pieces if p[1]), False))
         else:
-            fields.append(FieldDiff(f, FIELD_LABELS_ZH[f],
-                                    _diff_text(_display(va), _display(vb)), False))
-    unified = "\n".join(difflib.unified_diff(
-        _field_lines(a), _field_lines(b), f"{article_id} v{old}", f"{article_id} v{new}",
-        lineterm=""))
+            fields.append(
+                FieldDiff(f, FIELD_LABELS_ZH[f], _diff_text(_display(va), _display(vb)), False)
+            )
+    unified = "\n".join(
+        difflib.unified_diff(
+            _field_lines(a),
+            _field_lines(b),
+            f"{article_id} v{old}",
+            f"{article_id} v{new}",
+            lineterm="",
+        )
+    )
     return VersionDiff(article_id, a, b, tuple(fields), unified)

@@ -121,4 +121,3 @@ def vocabulary_of(entry: Entry) -> tuple[set[str], set[str]]:
     chars = {ch for ch in set(text) if is_cjk(ch)}
     latin = set(LATIN_WORD.findall(text))
     return chars, latin
-

@@ -6,14 +6,23 @@ An empty `expected` list means the knowledge base has no answer and the right re
 Metrics, over answerable queries: top1 / top3 (an expected id is first / among the first three),
 MRR (1 / rank of the first expected id, 0 if absent from the first `depth` hits). Over no-answer
 queries: no_answer (share that returned no hit at all).
+
+Cross-check (`hotline kb eval --cross-check`): the queries are split in two halves (every other
+query of each kind), the answer thresholds (knowledge_base.answering.Thresholds) are tuned on
+one half over a small grid and measured on the other, both ways; figures on the half not tuned
+on say how well the shipped thresholds, tuned on all dev queries, can be expected to carry over.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Mapping, Protocol
+
+from knowledge_base.answering import Thresholds
+from knowledge_base.search import Hit
 
 DEPTH = 10
 
@@ -26,7 +35,24 @@ class LabelledQuery:
 
 
 class _Searcher(Protocol):
-    def search(self, query: str, *, limit: int = ..., category: str | None = ...) -> list: ...
+    def search(self, query: str, *, limit: int = ..., category: str | None = ...) -> list[Hit]: ...
+
+
+class _TunableSearcher(_Searcher, Protocol):
+    thresholds: Thresholds
+
+
+# Values tried when tuning on half of the queries (the shipped values are among them), the
+# strictest first: of equally good thresholds nearest the middle of them, the strictest is kept,
+# since an agent must not read out a wrong answer (see tune).
+CROSS_CHECK_GRID = {
+    "confident": (60.0, 50.0, 40.0),
+    "answer": (28.0, 24.0, 20.0, 16.0),
+    "max_missing": (0.25, 0.35, 0.45, 1.01),
+}
+# The bar tuning aims at: top-3 within every kind, and no-answer queries returning nothing.
+BAR_TOP3 = 0.95
+BAR_NO_ANSWER = 0.8
 
 
 def parse_queries(lines: Iterable[str]) -> list[LabelledQuery]:
@@ -77,7 +103,9 @@ class _Tally:
         }
 
 
-def evaluate(index: _Searcher, queries: Iterable[LabelledQuery | Mapping[str, object]]) -> dict:
+def evaluate(
+    index: _Searcher, queries: Iterable[LabelledQuery | Mapping[str, object]]
+) -> dict[str, Any]:
     """Quality figures overall and per kind, plus the misses for inspection.
 
     Returns {"overall": {...}, "by_kind": {kind: {...}}, "misses": [...]} where each summary has
@@ -86,7 +114,7 @@ def evaluate(index: _Searcher, queries: Iterable[LabelledQuery | Mapping[str, ob
     """
     overall = _Tally()
     by_kind: dict[str, _Tally] = defaultdict(_Tally)
-    misses: list[dict] = []
+    misses: list[dict[str, Any]] = []
     for item in queries:
         query = _as_query(item)
         hits = index.search(query.q, limit=DEPTH)
@@ -123,7 +151,7 @@ def evaluate(index: _Searcher, queries: Iterable[LabelledQuery | Mapping[str, ob
     }
 
 
-def format_report(result: dict) -> str:
+def format_report(result: dict[str, Any]) -> str:
     """Plain-text table of an evaluate() result."""
 
     def pct(v: float | None) -> str:
@@ -137,3 +165,66 @@ def format_report(result: dict) -> str:
             f"{pct(s['mrr']):>7}{pct(s['no_answer']):>8}"
         )
     return "\n".join(lines)
+
+
+def halves(queries: Iterable[LabelledQuery]) -> tuple[list[LabelledQuery], list[LabelledQuery]]:
+    """Every other query of each kind, in file order: two halves with the same mix of kinds."""
+    first: list[LabelledQuery] = []
+    second: list[LabelledQuery] = []
+    seen: dict[str, int] = defaultdict(int)
+    for q in queries:
+        (first if seen[q.kind] % 2 == 0 else second).append(q)
+        seen[q.kind] += 1
+    return first, second
+
+
+def _merit(result: dict[str, Any]) -> tuple[float, float]:
+    """How close a result is to the bar, then how far beyond it."""
+    kinds = [s["top3"] for s in result["by_kind"].values() if s["top3"] is not None]
+    worst = min(kinds, default=1.0)
+    no_answer = result["overall"]["no_answer"]
+    no_answer = 1.0 if no_answer is None else no_answer
+    top3 = result["overall"]["top3"] or 0.0
+    return min(worst, BAR_TOP3) + min(no_answer, BAR_NO_ANSWER), worst + top3 + no_answer
+
+
+def tune(index: _TunableSearcher, queries: list[LabelledQuery]) -> Thresholds:
+    """The grid's thresholds that bring these queries closest to the bar. Of equally good
+    ones, the one nearest the middle of them (in grid steps): the decision then stays put when
+    a score moves a little; of those, the strictest (see CROSS_CHECK_GRID)."""
+    saved = index.thresholds
+    tried: list[tuple[tuple[float, float], tuple[int, ...]]] = []
+    try:
+        for steps in itertools.product(*(range(len(v)) for v in CROSS_CHECK_GRID.values())):
+            index.thresholds = _at(steps)
+            tried.append((_merit(evaluate(index, queries)), steps))
+    finally:
+        index.thresholds = saved
+    top = max(merit for merit, _ in tried)
+    tied = [steps for merit, steps in tried if merit == top]
+    middle = [sum(s[i] for s in tied) / len(tied) for i in range(len(CROSS_CHECK_GRID))]
+    # min() keeps the first of equals: the strictest, as the grid lists values strictest first.
+    return _at(min(tied, key=lambda s: sum((a - m) ** 2 for a, m in zip(s, middle))))
+
+
+def _at(steps: tuple[int, ...]) -> Thresholds:
+    return Thresholds(
+        **{name: values[i] for (name, values), i in zip(CROSS_CHECK_GRID.items(), steps)}
+    )
+
+
+def cross_check(index: _TunableSearcher, queries: Iterable[LabelledQuery]) -> list[dict[str, Any]]:
+    """Tune on one half, measure the other, both ways: [{"tuned_on", "thresholds", "result"}]."""
+    first, second = halves(queries)
+    out = []
+    saved = index.thresholds
+    try:
+        for name, train, test in (("first", first, second), ("second", second, first)):
+            tuned = tune(index, train)
+            index.thresholds = tuned
+            out.append(
+                {"tuned_on": name, "thresholds": asdict(tuned), "result": evaluate(index, test)}
+            )
+    finally:
+        index.thresholds = saved
+    return out

@@ -37,8 +37,20 @@ from knowledge_base.service import (
     parse_time,
 )
 
-EXCHANGE_FIELDS = ("id", "title", "questions", "answer", "category", "unit", "basis",
-                   "time_limit", "materials", "fee", "contact", "updated_at")
+EXCHANGE_FIELDS = (
+    "id",
+    "title",
+    "questions",
+    "answer",
+    "category",
+    "unit",
+    "basis",
+    "time_limit",
+    "materials",
+    "fee",
+    "contact",
+    "updated_at",
+)
 EXTRA_FIELDS = ("keywords", "status", "policy_changed_at")
 _KNOWN = frozenset(EXCHANGE_FIELDS + EXTRA_FIELDS)
 MAX_LINE_CHARS = 100_000
@@ -62,8 +74,9 @@ class ImportResult:
     skipped: list[RowError] = field(default_factory=list)
 
 
-def parse_row(obj: Any, default_status: str = "published") -> tuple[str, ArticleInput, str,
-                                                                    dt.datetime | None]:
+def parse_row(
+    obj: Any, default_status: str = "published"
+) -> tuple[str, ArticleInput, str, dt.datetime | None]:
     if not isinstance(obj, dict):
         raise InvalidInput("expected a JSON object")
     unknown = sorted(set(obj) - _KNOWN)
@@ -79,8 +92,9 @@ def parse_row(obj: Any, default_status: str = "published") -> tuple[str, Article
     return article_id, content, status, parse_time(obj.get("updated_at"), "updated_at")
 
 
-def parse_lines(text: str, default_status: str = "published"
-                ) -> tuple[list[ImportRow], list[RowError]]:
+def parse_lines(
+    text: str, default_status: str = "published"
+) -> tuple[list[ImportRow], list[RowError]]:
     """Rows and line-numbered errors of a JSON Lines text (blank lines are skipped)."""
     rows: list[ImportRow] = []
     errors: list[RowError] = []
@@ -97,8 +111,9 @@ def parse_lines(text: str, default_status: str = "published"
             errors.append(RowError(number, f"invalid JSON at column {exc.colno}: {exc.msg}"))
             continue
         except (ValueError, RecursionError):  # over 4,300 digits; nesting past the recursion limit
-            errors.append(RowError(number, "invalid JSON: a number with too many digits or "
-                                           "nesting too deep"))
+            errors.append(
+                RowError(number, "invalid JSON: a number with too many digits or nesting too deep")
+            )
             continue
         try:
             article_id, content, status, updated_at = parse_row(obj, default_status)
@@ -106,17 +121,24 @@ def parse_lines(text: str, default_status: str = "published"
             errors.append(RowError(number, exc.message))
             continue
         if article_id in seen:
-            errors.append(RowError(number, f"duplicate id {article_id} (first on line "
-                                           f"{seen[article_id]})"))
+            errors.append(
+                RowError(number, f"duplicate id {article_id} (first on line {seen[article_id]})")
+            )
             continue
         seen[article_id] = number
         rows.append(ImportRow(number, article_id, content, status, updated_at))
     return rows, errors
 
 
-async def import_articles(db: Database, actor: str, text: str, *, partial: bool = False,
-                          default_status: str = "published",
-                          create_only: bool = False) -> ImportResult:
+async def import_articles(
+    db: Database,
+    actor: str,
+    text: str,
+    *,
+    partial: bool = False,
+    default_status: str = "published",
+    create_only: bool = False,
+) -> ImportResult:
     """`create_only` leaves articles that already exist alone (counted as unchanged)."""
     rows, errors = parse_lines(text, default_status)
     if errors and not partial:
@@ -129,22 +151,32 @@ async def import_articles(db: Database, actor: str, text: str, *, partial: bool 
         existing: dict[str, Article] = {}
         ids = [r.id for r in rows]
         for i in range(0, len(ids), _CHUNK):
-            existing.update((a.id, a) for a in await s.scalars(
-                select(Article).where(Article.id.in_(ids[i:i + _CHUNK]))))
+            existing.update(
+                (a.id, a)
+                for a in await s.scalars(select(Article).where(Article.id.in_(ids[i : i + _CHUNK])))
+            )
         now = utcnow()
         for row in rows:
             article = existing.get(row.id)
             if article is None:
-                article = Article(id=row.id, status=row.status, version=1, created_at=now,
-                                  created_by=actor, changed_at=now, changed_by=actor,
-                                  updated_at=row.updated_at or now,
-                                  published_at=now if row.status == "published" else None)
+                article = Article(
+                    id=row.id,
+                    status=row.status,
+                    version=1,
+                    created_at=now,
+                    created_by=actor,
+                    changed_at=now,
+                    changed_by=actor,
+                    updated_at=row.updated_at or now,
+                    published_at=now if row.status == "published" else None,
+                )
                 apply_content(article, row.content)
                 track_policy(article, None, row.status != "draft", now)
                 s.add(article)
                 result.created.append(row.id)
-            elif create_only or (same_content(article, row.content)
-                                 and article.status == row.status):
+            elif create_only or (
+                same_content(article, row.content) and article.status == row.status
+            ):
                 result.unchanged += 1
                 continue
             else:
@@ -163,19 +195,37 @@ async def import_articles(db: Database, actor: str, text: str, *, partial: bool 
                 result.updated.append(row.id)
             s.add(snapshot(article, "import", actor, now, None))
             s.add(Change(revision=revision, article_id=row.id, at=now))
-        audit.record(s, actor, "kb.import", "kb_article", "*",
-                     {"created": len(result.created), "updated": len(result.updated),
-                      "unchanged": result.unchanged, "skipped": len(result.skipped)})
+        audit.record(
+            s,
+            actor,
+            "kb.import",
+            "kb_article",
+            "*",
+            {
+                "created": len(result.created),
+                "updated": len(result.updated),
+                "unchanged": result.unchanged,
+                "skipped": len(result.skipped),
+            },
+        )
     return result
 
 
 def export_record(article: Article) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "id": article.id, "title": article.title, "questions": list(article.questions),
-        "answer": article.answer, "category": article.category, "unit": article.unit,
-        "basis": article.basis, "time_limit": article.time_limit,
-        "materials": list(article.materials), "fee": article.fee, "contact": article.contact,
-        "updated_at": local_iso(article.updated_at), "keywords": list(article.keywords),
+        "id": article.id,
+        "title": article.title,
+        "questions": list(article.questions),
+        "answer": article.answer,
+        "category": article.category,
+        "unit": article.unit,
+        "basis": article.basis,
+        "time_limit": article.time_limit,
+        "materials": list(article.materials),
+        "fee": article.fee,
+        "contact": article.contact,
+        "updated_at": local_iso(article.updated_at),
+        "keywords": list(article.keywords),
         "status": article.status,
     }
     if article.policy_changed_at is not None:
@@ -185,8 +235,9 @@ def export_record(article: Article) -> dict[str, Any]:
 
 async def export_lines(db: Database, statuses: Sequence[str] = ARTICLE_STATUSES) -> list[str]:
     async with db.read() as s:
-        articles = await s.scalars(select(Article).where(Article.status.in_(statuses))
-                                   .order_by(Article.id))
+        articles = await s.scalars(
+            select(Article).where(Article.status.in_(statuses)).order_by(Article.id)
+        )
         return [json.dumps(export_record(a), ensure_ascii=False) for a in articles]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, UTCDateTime, utcnow
@@ -78,7 +78,8 @@ class ArticleVersion(ArticleContent, Base):
     )
 
     article_id: Mapped[str] = mapped_column(
-        ForeignKey("kb_articles.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("kb_articles.id", ondelete="CASCADE"), primary_key=True
+    )
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))
@@ -169,3 +170,36 @@ class Gap(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolution_article_id: Mapped[str | None] = mapped_column(String(32))
     resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class DailyUse(Base):
+    """What the desk did with the knowledge base, per local day (Asia/Shanghai). Per article:
+    settled searches that showed it among the first hits (`reached`). Per day, under article_id
+    "": settled searches nothing answered (`no_result`) and 没有找到 (`rejected`). With the
+    answers (kb_answers) they give the editors' usage figures and the weekly share of questions
+    answered on the spot."""
+
+    __tablename__ = "kb_daily_use"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reached: Mapped[int] = mapped_column(Integer, default=0)
+    no_result: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+VOCABULARY_NAMES = ("synonyms", "concepts", "spoken")
+
+
+class Vocabulary(Base):
+    """A search vocabulary list as an editor saved it (synonyms, concepts, spoken forms), in
+    place of the one shipped in knowledge_base/data (knowledge_base.vocabulary)."""
+
+    __tablename__ = "kb_vocabulary"
+    __table_args__ = (CheckConstraint(_in("name", VOCABULARY_NAMES), name="name_known"),)
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,8 +27,9 @@ class UpdateDeadline:
     state: str
 
 
-def update_deadline(article: Article, workdays: int, now: dt.datetime | None = None
-                    ) -> UpdateDeadline | None:
+def update_deadline(
+    article: Article, workdays: int, now: dt.datetime | None = None
+) -> UpdateDeadline | None:
     if article.policy_changed_at is None:
         return None
     from sla.calendar import CalendarYearMissing, WorkCalendar
@@ -44,8 +45,9 @@ def update_deadline(article: Article, workdays: int, now: dt.datetime | None = N
     return UpdateDeadline(due, "overdue" if (now or utcnow()) > due else "pending")
 
 
-def track_policy(article: Article, previous_policy: dt.datetime | None, responded: bool,
-               now: dt.datetime) -> None:
+def track_policy(
+    article: Article, previous_policy: dt.datetime | None, responded: bool, now: dt.datetime
+) -> None:
     """Track when the latest policy change reached the public guide (or retired it)."""
     if article.policy_changed_at != previous_policy:
         article.policy_published_at = None

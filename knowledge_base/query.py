@@ -13,8 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, NamedTuple
 
+from knowledge_base.answering import Term, key_terms
 from knowledge_base.entries import LITERAL, segments_of
 from knowledge_base.text import (
+    FILLER,
     QUERY_UNIT_LIMIT,
     RAW_QUERY_LIMIT,
     Unit,
@@ -29,9 +31,8 @@ from knowledge_base.text import (
 SPECIFIC_IDF = 2.0
 # Single characters count less than character pairs: they carry less meaning.
 UNIGRAM_FACTOR = 0.35
-# Function words and colloquial fillers: a pair made only of these barely counts.
+# A pair made only of function words and fillers (text.FILLER) barely counts.
 FILLER_FACTOR = 0.15
-FILLER = frozenset("的了吗呢啊吧呀么嘛呗啦哦哈咋啥俺我你他她它们这那哪谁就都也还又是个一怎样什该得着过儿")
 # Inverse document frequency is capped so that scores mean the same at 200 and at 100k articles:
 # past this rarity (1 document in ~400) a term is simply "specific".
 IDF_CAP = 6.0
@@ -58,6 +59,7 @@ class Query:
     total: float
     flat_text: str
     flat_letters: str
+    terms: tuple[Term, ...] = ()  # key terms, for whether a hit answers (answering.py)
 
 
 def parse_query(
@@ -176,6 +178,7 @@ def parse_query(
         total=total,
         flat_text=flat_text,
         flat_letters=flat_letters,
+        terms=key_terms(segments, n_docs=n_docs, key_df=key_df, char_df=char_df),
     )
 
 

@@ -114,9 +114,17 @@ class Scorer:
         h, t, b = entry.head, entry.title, entry.body
         h_text = h.text
         head = title = anywhere = focus = 0.0
-        for text, text_head, text_body, sound, is_py, in_head, in_body, weight, credit in (
-            self._rows
-        ):
+        for (
+            text,
+            text_head,
+            text_body,
+            sound,
+            is_py,
+            in_head,
+            in_body,
+            weight,
+            credit,
+        ) in self._rows:
             # A gram is in a field iff it occurs at least once: count() answers both.
             if text and (text_head is None or slot in text_head) and (n := h_text.count(text)):
                 m = 1.0
@@ -167,10 +175,13 @@ class Scorer:
         if query.flat_text:
             ratio = fuzz.ratio(query.flat_text, entry.title_plain) / 100.0
         else:
-            ratio = max(
-                fuzz.ratio(query.flat_letters, entry.title_letters),
-                fuzz.ratio(query.flat_letters, entry.title_initials),
-            ) / 100.0
+            ratio = (
+                max(
+                    fuzz.ratio(query.flat_letters, entry.title_letters),
+                    fuzz.ratio(query.flat_letters, entry.title_initials),
+                )
+                / 100.0
+            )
         return 100.0 * min(
             1.0,
             (_W_HEAD * head + _W_TITLE * title + _W_ANY * anywhere + _W_FOCUS * focus) / total
@@ -191,7 +202,7 @@ class Scorer:
                     sound
                     and (
                         slot in in_head or slot in in_body
-                        if in_head is not None
+                        if in_head is not None and in_body is not None
                         else sound in h.py or sound in b.py
                         if is_py
                         else sound in h.ini or sound in b.ini

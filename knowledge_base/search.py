@@ -18,9 +18,9 @@ answer text), the best few dozen are rescored by weighted coverage of the query'
 pairs and characters: an exact character match counts fully, a homophone match less, a match in
 the answer less than one in the title or questions. Scores are 0..100.
 
-No answer: a hit is returned only if it scores CONFIDENT_SCORE, or at least MIN_SCORE with
-MIN_EVIDENCE specific terms of the query found in the article (see those constants), so a query
-that matches nothing well returns an empty list rather than the least bad article.
+No answer: each hit either answers the question or is only related to it (score and coverage
+of the query's key terms, knowledge_base.answering); a query that nothing answers returns an
+empty list rather than the least bad article, and related hits follow the answering ones.
 
 Bad input never raises: non-string, empty, one-character or symbol-only queries return [];
 queries are cut to RAW_QUERY_LIMIT characters before any processing.
@@ -40,8 +40,15 @@ from dataclasses import dataclass
 from importlib import resources
 from itertools import compress, islice, repeat
 from operator import add, eq, gt
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
+from knowledge_base.answering import (
+    ANSWER_SCORE,
+    CONFIDENT_SCORE,
+    DEFAULT_THRESHOLDS,
+    Thresholds,
+    answers,
+)
 from knowledge_base.entries import ArticleDoc, Entry, keys_of, make_entry, vocabulary_of
 from knowledge_base.query import (
     FILLER_FACTOR,
@@ -55,12 +62,13 @@ from knowledge_base.query import (
 from knowledge_base.scoring import BODY_WEIGHT, HOMOPHONE_CREDIT, Scorer
 from knowledge_base.snippets import SNIPPET_CACHE, SNIPPET_CHARS, Snippets
 from knowledge_base.synonyms import Synonyms
-from knowledge_base.text import RAW_QUERY_LIMIT
+from knowledge_base.text import RAW_QUERY_LIMIT, normalize
 
 __all__ = [
     "BODY_WEIGHT",
     "CANDIDATES",
     "COMMON_KEY_SHARE",
+    "ANSWER_SCORE",
     "CONFIDENT_SCORE",
     "FILLER_FACTOR",
     "HOMOPHONE_CREDIT",
@@ -68,6 +76,7 @@ __all__ = [
     "MIN_EVIDENCE",
     "MIN_SCORE",
     "PARSE_CACHE",
+    "RELATED_SCORE",
     "SNIPPET_CACHE",
     "SNIPPET_CHARS",
     "SPECIFIC_IDF",
@@ -81,14 +90,16 @@ __all__ = [
     "load_articles",
 ]
 
-# Which hits are returned (calibrated on the dev queries; see the module docstring):
-# a hit scoring CONFIDENT_SCORE or more always; one scoring MIN_SCORE or more only if at least
+# Which hits are returned. A hit answers the question or not (knowledge_base.answering); when
+# none of the first hits does, the search returns nothing. Hits that do not answer are shown
+# after those that do, as related, if they score MIN_SCORE and either RELATED_SCORE or at least
 # MIN_EVIDENCE distinct specific character pairs of the query occur in the article (specific:
-# see query.SPECIFIC_IDF). Off-topic questions typically share one such pair with some article
-# (周末, 股票, 外卖), colloquial descriptions of a real case two or more.
+# see query.SPECIFIC_IDF).
 MIN_SCORE = 8.0
-CONFIDENT_SCORE = 30.0
+RELATED_SCORE = 30.0
 MIN_EVIDENCE = 2
+# Scored hits looked at beyond `limit` for one that answers (each costs a term-coverage check).
+_TIER_LOOKAHEAD = 10
 # Candidates rescored per query; each costs a few dozen set lookups and substring tests.
 CANDIDATES = 48
 # A key held by more than this share of documents is skipped when gathering candidates
@@ -113,6 +124,9 @@ class Hit:
     title: str
     # Excerpt of a question or of the answer; (text, highlighted) pieces in reading order.
     snippet: tuple[tuple[str, bool], ...]
+    # Tier: True when the article answers the question (answering.answers), False when it is
+    # only related. Answering hits come first; related ones are shown only after one answers.
+    answers: bool = True
 
 
 class SearchIndex:
@@ -131,6 +145,8 @@ class SearchIndex:
         # Parsed queries by (index version, query text); see PARSE_CACHE.
         self._parsed: OrderedDict[tuple[int, str], Query | None] = OrderedDict()
         self._version = 0
+        # Whether a hit answers (knowledge_base.answering); replaced whole to try others.
+        self.thresholds: Thresholds = DEFAULT_THRESHOLDS
 
     # ------------------------------------------------------------------ building
 
@@ -223,26 +239,38 @@ class SearchIndex:
                 scored.append((score, slot))
         # Ties keep index order (older articles first) so results are stable.
         scored.sort(key=lambda item: (-item[0], item[1]))
-        hits: list[Hit] = []
-        plan = None
-        for score, slot in scored:
-            if len(hits) >= limit:
+        answering: list[tuple[float, int, list[bool]]] = []
+        related: list[tuple[float, int, list[bool]]] = []
+        for score, slot in islice(scored, limit + _TIER_LOOKAHEAD):
+            if len(answering) >= limit:
                 break
             entry = self._entries[slot]
             assert entry is not None
             found = scorer.found(slot, entry)
-            if score < CONFIDENT_SCORE and scorer.evidence(found) < MIN_EVIDENCE:
-                continue
-            if plan is None:
-                plan = self._snippets.plan(parsed)
-            hits.append(
-                Hit(
-                    id=entry.doc.id,
-                    score=round(score, 1),
-                    title=entry.doc.title,
-                    snippet=self._snippets.snippet(plan, found, entry),
+            if answers(score, parsed.terms, entry, self.thresholds):
+                answering.append((score, slot, found))
+            elif len(related) < limit and (
+                score >= RELATED_SCORE or scorer.evidence(found) >= MIN_EVIDENCE
+            ):
+                related.append((score, slot, found))
+        if not answering:
+            # Nothing answers: the agent is told so, not shown the least bad article.
+            return []
+        hits: list[Hit] = []
+        plan = self._snippets.plan(parsed)
+        for tier, chosen in ((True, answering), (False, related)):
+            for score, slot, found in chosen[: limit - len(hits)]:
+                entry = self._entries[slot]
+                assert entry is not None
+                hits.append(
+                    Hit(
+                        id=entry.doc.id,
+                        score=round(score, 1),
+                        title=entry.doc.title,
+                        snippet=self._snippets.snippet(plan, found, entry),
+                        answers=tier,
+                    )
                 )
-            )
         return hits
 
     def _parse(self, query: str) -> Query | None:
@@ -256,7 +284,7 @@ class SearchIndex:
                 cache.move_to_end(key)
             return parsed  # type: ignore[return-value]
         parsed = parse_query(
-            text,
+            self._synonyms.rewrite(normalize(text)),
             n_docs=max(self._live, 1),
             key_df=self._key_df,
             char_df=self._char_df,
@@ -318,18 +346,18 @@ class SearchIndex:
 # ---------------------------------------------------------------------- article loading
 
 
-def article_from_record(record: Mapping[str, object]) -> ArticleDoc:
-    """ArticleDoc from one articles.jsonl record (extra fields are ignored)."""
+def article_from_record(record: Mapping[str, Any]) -> ArticleDoc:
+    """ArticleDoc from one articles.jsonl record, as parsed JSON (extra fields are ignored)."""
     questions = record.get("questions") or ()
     keywords = record.get("keywords") or ()
     category = record.get("category")
     return ArticleDoc(
         id=str(record["id"]),
         title=str(record.get("title") or ""),
-        questions=tuple(str(q) for q in questions),  # type: ignore[union-attr]
+        questions=tuple(str(q) for q in questions),
         answer=str(record.get("answer") or ""),
         category=str(category) if category else None,
-        keywords=tuple(str(k) for k in keywords),  # type: ignore[union-attr]
+        keywords=tuple(str(k) for k in keywords),
     )
 
 

@@ -10,9 +10,9 @@ from operator import sub
 from typing import Callable
 
 from knowledge_base.entries import Entry
-from knowledge_base.query import FILLER, Gram, Query
+from knowledge_base.query import Gram, Query
 from knowledge_base.synonyms import Synonyms
-from knowledge_base.text import cjk_syllables, is_cjk, normalize_aligned
+from knowledge_base.text import FILLER, cjk_syllables, is_cjk, normalize_aligned
 
 SNIPPET_CHARS = 64
 # Snippets locate matches in the articles' questions and answers, the same texts search after
@@ -116,9 +116,7 @@ class Snippets:
             for g in query.grams
         )
 
-    def snippet(
-        self, plan: _Plan, found: list[bool], entry: Entry
-    ) -> tuple[tuple[str, bool], ...]:
+    def snippet(self, plan: _Plan, found: list[bool], entry: Entry) -> tuple[tuple[str, bool], ...]:
         """Excerpt of the question or answer that best shows why the article matched.
 
         plan: Snippets.plan of the query; found: whether each of its grams matched the

@@ -13,6 +13,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 # A query longer than this (raw characters) is cut before any work is done on it: agents type
 # short queries, and a pasted document must not cost more than a normal query.
@@ -20,8 +21,19 @@ RAW_QUERY_LIMIT = 256
 # Units (characters / words / pinyin pieces) kept from a normalised query.
 QUERY_UNIT_LIMIT = 48
 
+# Function words, question words and colloquial fillers; spoken queries are full of them
+# ("能不能", "想问", "到哪去"). A query pair made only of these barely counts
+# (query.FILLER_FACTOR), one holding one counts less, and they are no key terms
+# (answering.key_terms).
+FILLER = frozenset(
+    "的了吗呢啊吧呀么嘛呗啦哦哈咋啥俺我你他她它们这那哪谁就都也还又是个一怎样什该得着过儿"
+    "在去要想有能给把被让到会说"
+)
+
 _NON_WORD = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
-_NON_WORD_CHAR = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+_NON_WORD_CHAR = re.compile(
+    r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]"
+)
 _RUN = re.compile(r"[a-z]+|[0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
 _UNIT = re.compile(r"[a-z]+|[0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
@@ -69,21 +81,23 @@ def is_cjk(ch: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _zhconv():
-    import zhconv
+def _zhconv() -> Callable[[str, str], str]:
+    import zhconv  # untyped: convert(text, locale) -> str
 
-    return zhconv
+    convert: Callable[[str, str], str] = zhconv.convert
+    return convert
 
 
 @functools.lru_cache(maxsize=1)
-def _jieba_cut():
-    import rjieba
+def _jieba_cut() -> Callable[[str], Iterable[str]]:
+    import rjieba  # untyped: cut(text) -> the words, in order
 
-    return rjieba.cut
+    cut: Callable[[str], Iterable[str]] = rjieba.cut
+    return cut
 
 
 def to_simplified(text: str) -> str:
-    return _zhconv().convert(text, "zh-cn")
+    return _zhconv()(text, "zh-cn")
 
 
 def normalize(text: str) -> str:
@@ -135,9 +149,14 @@ def readings(ch: str) -> tuple[str, ...]:
 def _word_syllables(word: str) -> tuple[str, ...]:
     from pypinyin import Style, lazy_pinyin
 
-    out = lazy_pinyin(word, style=Style.NORMAL, errors=lambda chars: list(chars))
+    # pypinyin's hints say an `errors` callback returns a str; it may return a list, one item
+    # per character (its documentation), which keeps characters without a reading one each.
+    out = lazy_pinyin(word, style=Style.NORMAL, errors=lambda chars: list(chars))  # type: ignore[arg-type,return-value]
     if len(out) != len(word):
-        out = [lazy_pinyin(ch, style=Style.NORMAL, errors=lambda c: [c])[0] for ch in word]
+        out = [
+            lazy_pinyin(ch, style=Style.NORMAL, errors=lambda c: [c])[0]  # type: ignore[arg-type,return-value]
+            for ch in word
+        ]
     joined = " ".join(out)
     if joined.split() != out or "|" in joined:
         # Syllables are the tokens of the space-joined, "|"-separated syllable channel, which

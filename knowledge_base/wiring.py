@@ -37,6 +37,9 @@ def workers(services: Services) -> list[Worker]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The last counts of searches; at worst a few seconds of them are lost.
+        with contextlib.suppress(Exception):
+            await live.flush_reached(services.db)
 
     return [Worker("kb-index", "web", start, stop)]
 
@@ -46,8 +49,8 @@ async def _poll(live: LiveIndex, db: Database) -> None:
         await asyncio.sleep(POLL_SECONDS)
         try:
             await live.sync(db)
+            await live.flush_reached(db)
         except Exception:
             # A failed poll (database restarting) is retried at the next tick; the index keeps
             # serving what it has.
-            log.exception("knowledge base: applying changes failed; retrying in %s s",
-                          POLL_SECONDS)
+            log.exception("knowledge base: applying changes failed; retrying in %s s", POLL_SECONDS)

@@ -130,7 +130,9 @@ class WorkCalendar:
 
     def is_workday(self, d: date) -> bool:
         if isinstance(d, datetime):
-            raise TypeError("is_workday takes a date; convert datetimes with .astimezone(SHANGHAI).date()")
+            raise TypeError(
+                "is_workday takes a date; convert datetimes with .astimezone(SHANGHAI).date()"
+            )
         self._require(d.year)
         if d in self.workdays:
             return True
@@ -222,7 +224,9 @@ def calendar_data_from_chinese_calendar(years: Iterable[int]) -> dict[str, dict[
         result[str(year)] = {
             "holidays": sorted(d.isoformat() for d in chinese_calendar.holidays if d.year == year),
             "workdays": sorted(
-                d.isoformat() for d in chinese_calendar.workdays if d.year == year and d.weekday() >= 5
+                d.isoformat()
+                for d in chinese_calendar.workdays
+                if d.year == year and d.weekday() >= 5
             ),
         }
     return result

@@ -39,9 +39,9 @@ log = logging.getLogger("hotline.sla.deadlines")
 
 
 class FollowupKind(enum.StrEnum):
-    ACK_OVERDUE = "ack_overdue"    # not signed by the acknowledgement deadline
-    REMIND = "remind"              # 催办: the deadline is near
-    ESCALATE = "escalate"          # 督办: the deadline has passed without a reply
+    ACK_OVERDUE = "ack_overdue"  # not signed by the acknowledgement deadline
+    REMIND = "remind"  # 催办: the deadline is near
+    ESCALATE = "escalate"  # 督办: the deadline has passed without a reply
     CALLBACK_DUE = "callback_due"  # the hotline owes the citizen a call back
 
 
@@ -97,11 +97,14 @@ class Deadlines:
     def type_caps(self) -> dict[str, int]:
         """Shorter terms for simple requests (Policy), by the work order's type as the hotline
         names it: 咨询 (a consultation) and 求助 (a plea for help)."""
-        return {"咨询": self.policy.consult_deadline_workdays,
-                "求助": self.policy.help_deadline_workdays}
+        return {
+            "咨询": self.policy.consult_deadline_workdays,
+            "求助": self.policy.help_deadline_workdays,
+        }
 
-    def due(self, start: dt.datetime, ticket_type: str, unit_workdays: int | None,
-            urgent: bool) -> dt.datetime:
+    def due(
+        self, start: dt.datetime, ticket_type: str, unit_workdays: int | None, urgent: bool
+    ) -> dt.datetime:
         if urgent:
             return start + dt.timedelta(hours=self.policy.urgent_deadline_hours)
         return self.add_workdays(start, self.workdays_for(ticket_type, unit_workdays))
@@ -114,19 +117,36 @@ class Deadlines:
     def remind_at(self, due: dt.datetime, urgent: bool) -> dt.datetime:
         if urgent:
             return due - dt.timedelta(
-                hours=self.policy.urgent_deadline_hours * self.policy.urgent_remind_share)
+                hours=self.policy.urgent_deadline_hours * self.policy.urgent_remind_share
+            )
         local = due.astimezone(SHANGHAI)
         day = local.date()
         for _ in range(self.policy.remind_workdays_before):
             day = self.previous_workday(day)
         return dt.datetime.combine(day, local.timetz())
 
+    def workdays_left(self, now: dt.datetime, due: dt.datetime) -> int:
+        """Working days d with today < d <= the due day (local days): 0 when due today or on
+        a day off before the next working day, negative by the working days since when late."""
+        a, b = now.astimezone(SHANGHAI).date(), due.astimezone(SHANGHAI).date()
+        sign = 1 if a <= b else -1
+        a, b = min(a, b), max(a, b)
+        days = sum(
+            1 for n in range(1, (b - a).days + 1) if self.is_workday(a + dt.timedelta(days=n))
+        )
+        return sign * days
+
     def callback_due(self, replied_at: dt.datetime) -> dt.datetime:
         return self.add_workdays(replied_at, self.policy.callback_workdays)
 
-    def followups(self, *, awaiting_ack: dt.datetime | None, working_to: dt.datetime | None,
-                  urgent: bool, replied_at: dt.datetime | None
-                  ) -> dict[FollowupKind, dt.datetime | None]:
+    def followups(
+        self,
+        *,
+        awaiting_ack: dt.datetime | None,
+        working_to: dt.datetime | None,
+        urgent: bool,
+        replied_at: dt.datetime | None,
+    ) -> dict[FollowupKind, dt.datetime | None]:
         """When each follow-up should fire; None = not wanted. The caller passes only what its
         state makes pending: `awaiting_ack`, the acknowledgement deadline of a request not yet
         signed for; `working_to`, the deadline of one the unit is working on; `replied_at`, when

@@ -36,7 +36,7 @@ from hotline.localtime import SHANGHAI
 # A queue call's final outcome, as the call records of any PBX adapter state it.
 ANSWERED = "answered"
 ABANDONED = "abandoned"
-TIMED_OUT = "timed_out"    # queue timeout, empty queue, or exit with a key
+TIMED_OUT = "timed_out"  # queue timeout, empty queue, or exit with a key
 
 
 class RingRecord(Protocol):
@@ -45,13 +45,13 @@ class RingRecord(Protocol):
     @property
     def member_name(self) -> str: ...
     @property
-    def outcome(self) -> str: ...           # answered | no_answer | others not counted
+    def outcome(self) -> str: ...  # answered | no_answer | others not counted
     @property
     def ring_ms(self) -> int | None: ...
 
 
 class CallRecord(Protocol):
-    """A queue call as the measures read it (hotline.telephony.calls.CallRecord is one): times
+    """A queue call as the measures read it (calls.calls.CallRecord is one): times
     are PBX epoch seconds, `_s` integers Asterisk's own whole seconds."""
 
     @property
@@ -72,6 +72,7 @@ class CallRecord(Protocol):
     def in_progress(self) -> bool: ...
     @property
     def attempts(self) -> Sequence[RingRecord]: ...
+
 
 # Day buckets of a Chinese hotline are local (SHANGHAI). China Standard Time has no daylight
 # saving, so adding seconds to local midnight (bucket_start) gives the same instants as in UTC.
@@ -95,8 +96,12 @@ class AgentMetrics:
         return ratio(self.answered_within_ring_target, self.rings)
 
     def as_dict(self) -> dict[str, int]:
-        return {"answered": self.answered, "ring_no_answer": self.ring_no_answer,
-                "talk_s": self.talk_s, "completed": self.completed}
+        return {
+            "answered": self.answered,
+            "ring_no_answer": self.ring_no_answer,
+            "talk_s": self.talk_s,
+            "completed": self.completed,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +118,8 @@ class Metrics:
     agents: Mapping[str, AgentMetrics] = field(default_factory=dict)
     short_abandons: int = 0
     longest_wait_s: int | None = None
-    unknown: int = 0            # calls that ended while the listener was disconnected
-    waiting: int = 0            # still in the queue when the records were taken
+    unknown: int = 0  # calls that ended while the listener was disconnected
+    waiting: int = 0  # still in the queue when the records were taken
 
     @property
     def connect_rate(self) -> float | None:
@@ -126,8 +131,9 @@ class Metrics:
 
     @property
     def service_level2(self) -> float | None:
-        return ratio(self.answered_within_sl + self.abandoned_within_sl,
-                     self.answered + self.abandoned)
+        return ratio(
+            self.answered_within_sl + self.abandoned_within_sl, self.answered + self.abandoned
+        )
 
     @property
     def sl_of_offered(self) -> float | None:
@@ -162,7 +168,9 @@ class Metrics:
                 short_abandons=self.short_abandons,
                 unknown=self.unknown,
                 waiting=self.waiting,
-                ring_compliance={name: a.ring_compliance for name, a in sorted(self.agents.items())},
+                ring_compliance={
+                    name: a.ring_compliance for name, a in sorted(self.agents.items())
+                },
             )
         return out
 
@@ -173,8 +181,14 @@ def ratio(numerator: float, denominator: float, places: int = 4) -> float | None
     return round(numerator / denominator, places)
 
 
-AGENT_FIELDS = ("answered", "ring_no_answer", "talk_s", "completed", "rings",
-                "answered_within_ring_target")
+AGENT_FIELDS = (
+    "answered",
+    "ring_no_answer",
+    "talk_s",
+    "completed",
+    "rings",
+    "answered_within_ring_target",
+)
 
 
 @dataclass(slots=True)
@@ -199,9 +213,18 @@ class Tally:
 
     # The running sums (merge adds and takes them away), every field but the maximum and agents.
     _SUMS: ClassVar[tuple[str, ...]] = (
-        "offered", "answered", "abandoned", "timed_out", "answered_within_sl",
-        "abandoned_within_sl", "ring_no_answer", "hold_total_s", "short_abandons", "unknown",
-        "waiting")
+        "offered",
+        "answered",
+        "abandoned",
+        "timed_out",
+        "answered_within_sl",
+        "abandoned_within_sl",
+        "ring_no_answer",
+        "hold_total_s",
+        "short_abandons",
+        "unknown",
+        "waiting",
+    )
 
     @property
     def calls(self) -> int:
@@ -214,14 +237,18 @@ class Tally:
             a = self.agents[name] = [0, 0, 0, 0, 0, 0]
         return a
 
-    def add(self, r: CallRecord, service_level_s: int = 15, short_abandon_s: int = 0,
-            ring_target_s: int = 15) -> None:
+    def add(
+        self,
+        r: CallRecord,
+        service_level_s: int = 15,
+        short_abandon_s: int = 0,
+        ring_target_s: int = 15,
+    ) -> None:
         if r.outcome == ABANDONED and short_abandon_s > 0 and (r.wait_s or 0) <= short_abandon_s:
             self.short_abandons += 1
             return
         self.offered += 1
-        if r.wait_s is not None and (self.longest_wait_s is None
-                                     or r.wait_s > self.longest_wait_s):
+        if r.wait_s is not None and (self.longest_wait_s is None or r.wait_s > self.longest_wait_s):
             self.longest_wait_s = r.wait_s
         for attempt in r.attempts:
             if attempt.outcome == "no_answer":
@@ -272,8 +299,11 @@ class Tally:
         self.short_abandons += sign * other.short_abandons
         self.unknown += sign * other.unknown
         self.waiting += sign * other.waiting
-        if sign > 0 and other.longest_wait_s is not None and (
-                self.longest_wait_s is None or other.longest_wait_s > self.longest_wait_s):
+        if (
+            sign > 0
+            and other.longest_wait_s is not None
+            and (self.longest_wait_s is None or other.longest_wait_s > self.longest_wait_s)
+        ):
             self.longest_wait_s = other.longest_wait_s
         for name, values in other.agents.items():
             mine = self.agents.get(name)
@@ -288,17 +318,36 @@ class Tally:
         return replace(self, agents={name: list(v) for name, v in self.agents.items()})
 
     def metrics(self, service_level_s: int = 15) -> Metrics:
-        members = {name: AgentMetrics(*a) for name, a in self.agents.items()
-                   if a[0] or a[1] or a[3]}
-        return Metrics(service_level_s, self.offered, self.answered, self.abandoned,
-                       self.timed_out, self.answered_within_sl, self.abandoned_within_sl,
-                       self.ring_no_answer, self.hold_total_s, members, self.short_abandons,
-                       self.longest_wait_s, self.unknown, self.waiting)
+        members = {
+            name: AgentMetrics(*a) for name, a in self.agents.items() if a[0] or a[1] or a[3]
+        }
+        return Metrics(
+            service_level_s,
+            self.offered,
+            self.answered,
+            self.abandoned,
+            self.timed_out,
+            self.answered_within_sl,
+            self.abandoned_within_sl,
+            self.ring_no_answer,
+            self.hold_total_s,
+            members,
+            self.short_abandons,
+            self.longest_wait_s,
+            self.unknown,
+            self.waiting,
+        )
 
 
-def compute(records: Iterable[CallRecord], *, service_level_s: int = 15,
-            short_abandon_s: int = 0, ring_target_s: int = 15,
-            start: float | None = None, end: float | None = None) -> Metrics:
+def compute(
+    records: Iterable[CallRecord],
+    *,
+    service_level_s: int = 15,
+    short_abandon_s: int = 0,
+    ring_target_s: int = 15,
+    start: float | None = None,
+    end: float | None = None,
+) -> Metrics:
     """Metrics of the calls that entered the queue in [start, end) (all when unbounded)."""
     tally = Tally()
     for r in records:
@@ -319,8 +368,9 @@ def bucket_start(ts: float, size: str, tz: tzinfo = SHANGHAI) -> datetime:
     return midnight + timedelta(seconds=math.floor(into_day / seconds) * seconds)
 
 
-def by_bucket(records: Iterable[CallRecord], size: str = "hour", tz: tzinfo = SHANGHAI,
-              **params: int) -> dict[datetime, Metrics]:
+def by_bucket(
+    records: Iterable[CallRecord], size: str = "hour", tz: tzinfo = SHANGHAI, **params: int
+) -> dict[datetime, Metrics]:
     """Metrics per bucket (`15min`, `hour`, `day`) of queue-entry time, oldest first."""
     groups: dict[datetime, list[CallRecord]] = {}
     for r in records:
@@ -335,35 +385,55 @@ def by_queue(records: Iterable[CallRecord], **params: int) -> dict[str, Metrics]
     return {k: compute(v, **params) for k, v in sorted(groups.items())}
 
 
-def rolling(records: Iterable[CallRecord], now: float, window_s: int = 86400,
-            **params: int) -> Metrics:
+def rolling(
+    records: Iterable[CallRecord], now: float, window_s: int = 86400, **params: int
+) -> Metrics:
     """Metrics of the calls that entered in the `window_s` seconds before `now` (24 h default)."""
     return compute(records, start=now - window_s, end=now, **params)
 
 
 @dataclass(frozen=True, slots=True)
 class Alarm:
-    metric: str          # "connect_rate" | "service_level"
+    metric: str  # "connect_rate" | "service_level"
     value: float
     target: float
     window_s: int
     offered: int
 
 
-def alarms(records: Iterable[CallRecord], now: float, *, window_s: int = 3600,
-           connect_rate_target: float = 0.80, service_level_target: float = 0.80,
-           min_offered: int = 1, service_level_s: int = 15,
-           short_abandon_s: int = 0) -> list[Alarm]:
+def alarms(
+    records: Iterable[CallRecord],
+    now: float,
+    *,
+    window_s: int = 3600,
+    connect_rate_target: float = 0.80,
+    service_level_target: float = 0.80,
+    min_offered: int = 1,
+    service_level_s: int = 15,
+    short_abandon_s: int = 0,
+) -> list[Alarm]:
     """Alarms for a rolling window ending at `now`: 接通率 or service level below target.
     No alarm is raised on fewer than `min_offered` calls."""
-    m = rolling(records, now, window_s, service_level_s=service_level_s,
-                short_abandon_s=short_abandon_s)
-    return alarms_of(m, window_s=window_s, connect_rate_target=connect_rate_target,
-                     service_level_target=service_level_target, min_offered=min_offered)
+    m = rolling(
+        records, now, window_s, service_level_s=service_level_s, short_abandon_s=short_abandon_s
+    )
+    return alarms_of(
+        m,
+        window_s=window_s,
+        connect_rate_target=connect_rate_target,
+        service_level_target=service_level_target,
+        min_offered=min_offered,
+    )
 
 
-def alarms_of(m: Metrics, *, window_s: int, connect_rate_target: float = 0.80,
-              service_level_target: float = 0.80, min_offered: int = 1) -> list[Alarm]:
+def alarms_of(
+    m: Metrics,
+    *,
+    window_s: int,
+    connect_rate_target: float = 0.80,
+    service_level_target: float = 0.80,
+    min_offered: int = 1,
+) -> list[Alarm]:
     """The alarms of the metrics `m` of a rolling window."""
     if m.offered < max(min_offered, 1):
         return []
@@ -371,6 +441,7 @@ def alarms_of(m: Metrics, *, window_s: int, connect_rate_target: float = 0.80,
     if m.connect_rate is not None and m.connect_rate < connect_rate_target:
         out.append(Alarm("connect_rate", m.connect_rate, connect_rate_target, window_s, m.offered))
     if m.service_level is not None and m.service_level < service_level_target:
-        out.append(Alarm("service_level", m.service_level, service_level_target, window_s,
-                         m.offered))
+        out.append(
+            Alarm("service_level", m.service_level, service_level_target, window_s, m.offered)
+        )
     return out

@@ -5,6 +5,7 @@ per test session, so concurrent runs on one server do not collide."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -32,15 +33,18 @@ def shared_path(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():
         raise FileNotFoundError(
-            f"test data {path} is missing: the tests need the shared folder beside the checkout")
+            f"test data {path} is missing: the tests need the shared folder beside the checkout"
+        )
     return path
 
 
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line(
-        "markers", "expect_errors(*loggers): the test provokes ERROR log records on purpose (a "
+        "markers",
+        "expect_errors(*loggers): the test provokes ERROR log records on purpose (a "
         "database that goes away, a broken subscriber) from these loggers (any, if none named); "
-        "without it any ERROR fails the test")
+        "without it any ERROR fails the test",
+    )
 
 
 class _ErrorRecords(logging.Handler):
@@ -66,13 +70,17 @@ def no_unexpected_errors(request: pytest.FixtureRequest) -> Iterator[_ErrorRecor
         root.removeHandler(handler)
     marker = request.node.get_closest_marker("expect_errors")
     excused = tuple(marker.args) if marker is not None else ()
-    unexpected = [r for r in handler.records
-                  if marker is None or (excused and not r.name.startswith(excused))]
+    unexpected = [
+        r for r in handler.records if marker is None or (excused and not r.name.startswith(excused))
+    ]
     if unexpected:
-        lines = [f"{r.name}: {r.getMessage()}" + (f" ({r.exc_info[1]!r})" if r.exc_info else "")
-                 for r in unexpected[:5]]
-        pytest.fail("the service logged ERROR during this test:\n  " + "\n  ".join(lines),
-                    pytrace=False)
+        lines = [
+            f"{r.name}: {r.getMessage()}" + (f" ({r.exc_info[1]!r})" if r.exc_info else "")
+            for r in unexpected[:5]
+        ]
+        pytest.fail(
+            "the service logged ERROR during this test:\n  " + "\n  ".join(lines), pytrace=False
+        )
 
 
 def pytest_report_header(config: Any) -> str:
@@ -103,6 +111,7 @@ def db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbTemplate
     import_all_models()
     if PG_URL:
         schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+
         async def admin_sql(sql: str) -> None:
             admin = Database.from_url(PG_URL)
             async with admin.engine.begin() as conn:
@@ -111,7 +120,9 @@ def db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DbTemplate
 
         async def create() -> None:
             await admin_sql(f'CREATE SCHEMA "{schema}"')
-            db = Database.from_url(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+            db = Database.from_url(
+                PG_URL, connect_args={"server_settings": {"search_path": schema}}
+            )
             await upgrade(db)
             await db.dispose()
 
@@ -186,11 +197,19 @@ async def accounts(db: Database, units: None) -> dict[str, Account]:
     from hotline.models import Role
 
     for acc in ACCOUNTS.values():
-        await create_user(db, "test", NewUser(
-            username=acc.username, display_name=acc.username, role=Role(acc.role),
-            password=PASSWORD, unit_code=acc.unit_code,
-            agent_interface="Local/8001@agents/n" if acc.role == "agent" else None,
-            agent_member_name="坐席1" if acc.role == "agent" else None))
+        await create_user(
+            db,
+            "test",
+            NewUser(
+                username=acc.username,
+                display_name=acc.username,
+                role=Role(acc.role),
+                password=PASSWORD,
+                unit_code=acc.unit_code,
+                agent_interface="Local/8001@agents/n" if acc.role == "agent" else None,
+                agent_member_name="坐席1" if acc.role == "agent" else None,
+            ),
+        )
     return ACCOUNTS
 
 
@@ -208,8 +227,11 @@ async def login(client: Any, username: str, password: str = PASSWORD) -> str:
     """Logs the client in through the real login form; returns the session's CSRF token."""
     page = await client.get("/login")
     csrf = CSRF_RE.search(await page.text()).group(1)
-    resp = await client.post("/login", data={"username": username, "password": password,
-                                             "_csrf": csrf}, allow_redirects=False)
+    resp = await client.post(
+        "/login",
+        data={"username": username, "password": password, "_csrf": csrf},
+        allow_redirects=False,
+    )
     assert resp.status == 303, await resp.text()
     home = await client.get(resp.headers["Location"])
     assert home.status == 200
@@ -227,9 +249,17 @@ async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        launched = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             yield launched
         finally:
@@ -258,3 +288,18 @@ async def wait_until(condition: Any, timeout: float = 10.0, what: str = "the con
         if loop.time() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def sse_events(resp: Any) -> AsyncIterator[tuple[str, Any]]:
+    """(event, data) of a Server-Sent Events response, as a browser's EventSource reads them."""
+    event, data = "message", []
+    async for raw in resp.content:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())

@@ -40,7 +40,14 @@ from __future__ import annotations
 
 from dispatch.routing.directory import default_catalogue, load_units, unit_from_mapping
 from dispatch.routing.router import Router
-from dispatch.routing.values import CatalogueRule, PastTicket, RoutingRequest, Suggestion, UnitProfile, Weights
+from dispatch.routing.values import (
+    CatalogueRule,
+    PastTicket,
+    RoutingRequest,
+    Suggestion,
+    UnitProfile,
+    Weights,
+)
 
 __all__ = [
     "UnitProfile",

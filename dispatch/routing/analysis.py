@@ -68,14 +68,14 @@ def _strip_name(name: str, unit: UnitProfile, by_code: Mapping[str, UnitProfile]
     stem = name
     parent = by_code.get(unit.parent) if unit.parent else None
     if parent is not None and stem.startswith(parent.name):
-        stem = stem[len(parent.name):]
+        stem = stem[len(parent.name) :]
     for prefix in _NAME_PREFIXES:  # in order: 国家税务总局郑州市税务局 loses both
         if stem.startswith(prefix):
-            stem = stem[len(prefix):]
+            stem = stem[len(prefix) :]
     if unit.district:
         for variant in _district_variants(unit.district):
             if stem.startswith(variant):
-                stem = stem[len(variant):]
+                stem = stem[len(variant) :]
                 break
     changed = True
     while changed:
@@ -111,7 +111,9 @@ def _district_variants(district: str) -> list[str]:
     return variants
 
 
-def _is_place_keyword(keyword: str, unit: UnitProfile, parent: UnitProfile | None, stem: str | None) -> bool:
+def _is_place_keyword(
+    keyword: str, unit: UnitProfile, parent: UnitProfile | None, stem: str | None
+) -> bool:
     """Whether a district-level unit's keyword names a place (vs a matter it handles)."""
     if any(kind in keyword for kind in _HOUSING_KINDS):
         return False  # 小区广场, 老旧家属院: kinds of places found in every street

@@ -74,5 +74,7 @@ def unit_from_mapping(raw: Mapping[str, object]) -> UnitProfile:
 
 def load_units() -> list[UnitProfile]:
     """The units directory shipped with the package (dispatch/data/units.json)."""
-    raw = json.loads(resources.files("dispatch").joinpath("data/units.json").read_text(encoding="utf-8"))
+    raw = json.loads(
+        resources.files("dispatch").joinpath("data/units.json").read_text(encoding="utf-8")
+    )
     return [unit_from_mapping(entry) for entry in raw]

@@ -14,7 +14,7 @@ _PUNCTUATION = set("，。、；：！？“”‘’（）《》【】,.;:!?()[
 def _bigrams(text: str) -> Counter[str]:
     """Overlapping character pairs: order-insensitive and needs no word segmentation."""
     chars = [c for c in text if c not in _PUNCTUATION and not c.isspace()]
-    return Counter("".join(chars[i:i + 2]) for i in range(len(chars) - 1))
+    return Counter("".join(chars[i : i + 2]) for i in range(len(chars) - 1))
 
 
 class _TicketIndex:

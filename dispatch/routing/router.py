@@ -21,7 +21,14 @@ from dispatch.routing.analysis import (
 )
 from dispatch.routing.directory import default_catalogue
 from dispatch.routing.history import _TicketIndex
-from dispatch.routing.values import CatalogueRule, PastTicket, RoutingRequest, Suggestion, UnitProfile, Weights
+from dispatch.routing.values import (
+    CatalogueRule,
+    PastTicket,
+    RoutingRequest,
+    Suggestion,
+    UnitProfile,
+    Weights,
+)
 from dispatch.routing.vocabulary import (
     _DISTRICT_ALIAS,
     _FUNCTION_VOCABULARY,
@@ -72,7 +79,8 @@ class Router:
         self._district_places = self._district_place_table()
         self._street_places: dict[str, set[str]] = {
             code: {_normalise(ix.street_stem or ""), *ix.place_keywords} - {""}
-            for code, ix in self._index.items() if ix.role == ROLE_STREET
+            for code, ix in self._index.items()
+            if ix.role == ROLE_STREET
         }
         self._gov_only_places = self._gov_only_place_table()
         self._history = _TicketIndex()
@@ -129,7 +137,8 @@ class Router:
             for raw in ix.unit.keywords:
                 kw = _normalise(raw)
                 is_place = ix.role != ROLE_MUNICIPAL and (
-                    ix.role == ROLE_DISTRICT_GOV or _is_place_keyword(kw, ix.unit, parent, ix.street_stem)
+                    ix.role == ROLE_DISTRICT_GOV
+                    or _is_place_keyword(kw, ix.unit, parent, ix.street_stem)
                 )
                 if is_place:
                     ix.place_keywords.append(kw)
@@ -166,10 +175,15 @@ class Router:
         for ix in self._index.values():
             if ix.role != ROLE_DISTRICT_GOV or not ix.unit.district:
                 continue
-            street_places = [p for code, places in self._street_places.items()
-                             if self._by_code[code].district == ix.unit.district for p in places]
+            street_places = [
+                p
+                for code, places in self._street_places.items()
+                if self._by_code[code].district == ix.unit.district
+                for p in places
+            ]
             table[ix.unit.district] = tuple(
-                p for p in ix.place_keywords
+                p
+                for p in ix.place_keywords
                 if not p.endswith("区") and not any(p in q or q in p for q in street_places)
             )
         return table
@@ -182,11 +196,15 @@ class Router:
             raise ValueError(f"past ticket names an unknown unit: {t.unit_code}")
         self._history.add(t, _normalise(t.text))
 
-    def _history_votes(self, text: str, category: str | None, district: str | None) -> dict[str, tuple[float, int]]:
+    def _history_votes(
+        self, text: str, category: str | None, district: str | None
+    ) -> dict[str, tuple[float, int]]:
         """unit -> (summed similarity, number of neighbours) over the nearest past tickets."""
         w = self._weights
         votes: dict[str, tuple[float, int]] = {}
-        for sim, ticket in self._history.nearest(text, w.history_neighbours, w.history_min_similarity):
+        for sim, ticket in self._history.nearest(
+            text, w.history_neighbours, w.history_min_similarity
+        ):
             if category and ticket.category and ticket.category != category:
                 sim *= 0.5  # a past ticket of another category is weaker evidence
             code = self._counterpart(ticket.unit_code, district)
@@ -204,7 +222,9 @@ class Router:
         if district is None:
             return None
         if ix.role == ROLE_DISTRICT_DEPT:
-            return self._district_dept.get((district, ix.function)) or self._district_gov.get(district)
+            return self._district_dept.get((district, ix.function)) or self._district_gov.get(
+                district
+            )
         return self._district_gov.get(district)
 
     # ------------------------------------------------------------------ location
@@ -228,7 +248,7 @@ class Router:
             position = text.find(place)
             if position < 0:
                 continue
-            following = text[position + len(place):position + len(place) + 3]
+            following = text[position + len(place) : position + len(place) + 3]
             if _DISTRICT_ALIAS.search(place):
                 found[district] += 3
             elif len(place) >= 3 or _PLACE_FOLLOWER.match(following):
@@ -254,7 +274,7 @@ class Router:
         """True when the text names a street/town ("<name>街道/办事处/镇") that is not this office's."""
         own = self._street_places[ix.unit.code]
         for m in _STREET_SUFFIX.finditer(text):
-            before = text[max(0, m.start() - 4):m.start()]
+            before = text[max(0, m.start() - 4) : m.start()]
             if len(before) < 2 or before[-1] in _NOT_A_PLACE_CHAR or not _is_cjk(before[-1]):
                 continue
             if any(before.endswith(p) or p.endswith(before[-2:]) for p in own):
@@ -288,7 +308,9 @@ class Router:
         hits = {code: self._keyword_hits(ix, text) for code, ix in self._index.items()}
         # keyword -> units that matched a longer keyword containing it
         longer: dict[str, set[str]] = defaultdict(set)
-        matched_terms = {(term.text, code) for code, unit_hits in hits.items() for term, _ in unit_hits}
+        matched_terms = {
+            (term.text, code) for code, unit_hits in hits.items() for term, _ in unit_hits
+        }
         for short, _ in matched_terms:
             for long_text, code in matched_terms:
                 if short != long_text and short in long_text:
@@ -332,13 +354,20 @@ class Router:
             if term.text in text:
                 hits.append((term, 100.0))
             elif len(term.text) >= 3:
-                similarity = fuzz.partial_ratio(term.text, text, score_cutoff=self._weights.fuzzy_cutoff)
+                similarity = fuzz.partial_ratio(
+                    term.text, text, score_cutoff=self._weights.fuzzy_cutoff
+                )
                 if similarity:
                     hits.append((term, similarity))
         return hits
 
     def _topic_score(
-        self, ix: _UnitIndex, text: str, hits: list[tuple[_Term, float]], longer: Mapping[str, set[str]], why: list[str]
+        self,
+        ix: _UnitIndex,
+        text: str,
+        hits: list[tuple[_Term, float]],
+        longer: Mapping[str, set[str]],
+        why: list[str],
     ) -> float:
         """Directory keywords, name, short names and vocabulary found in the text.
 
@@ -399,7 +428,13 @@ class Router:
         return {code: 1.0 for code, ix in self._index.items() if category in ix.unit.categories}
 
     def _locality(
-        self, ix: _UnitIndex, req: RoutingRequest, text: str, located: _Located, fit: float, why: list[str]
+        self,
+        ix: _UnitIndex,
+        req: RoutingRequest,
+        text: str,
+        located: _Located,
+        fit: float,
+        why: list[str],
     ) -> tuple[float, bool]:
         """Locality term, and whether the text places the request in the unit's territory.
 
@@ -438,8 +473,12 @@ class Router:
         why.append(label)
         return w.street_default * fit_factor, False
 
-    def _catalogue_rule(self, category: str | None, district: str | None, code: str) -> CatalogueRule | None:
+    def _catalogue_rule(
+        self, category: str | None, district: str | None, code: str
+    ) -> CatalogueRule | None:
         """The most specific catalogue rule sending (category, district) to `code`."""
         if not category:
             return None
-        return self._rules.get((category, district, code)) or self._rules.get((category, None, code))
+        return self._rules.get((category, district, code)) or self._rules.get(
+            (category, None, code)
+        )

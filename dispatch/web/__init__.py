@@ -8,12 +8,13 @@ API and pages in `common` (re-exported here).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import AsyncIterator
 
 from aiohttp import web
 
 from dispatch import wiring
-from dispatch.web import api, pages
+from dispatch.web import api, catalogue_page, finder, pages
 from dispatch.web.common import (
     PROGRESS_ADDRESS_MAX_FAILURES,
     PROGRESS_MAX_FAILURES,
@@ -36,11 +37,16 @@ __all__ = [
 
 # --- wiring ---------------------------------------------------------------------------------------
 
+
 def setup(app: web.Application) -> None:
     app.router.add_routes(api.routes)
     app.router.add_routes(pages.routes)
-    app[PROGRESS_THROTTLE] = PairThrottle(PROGRESS_MAX_FAILURES, PROGRESS_WINDOW_SECONDS,
-                                          PROGRESS_ADDRESS_MAX_FAILURES)
+    app.router.add_routes(finder.routes)
+    app.router.add_routes(catalogue_page.routes)
+    app.router.add_static("/dispatch/static", Path(__file__).resolve().parents[1] / "static")
+    app[PROGRESS_THROTTLE] = PairThrottle(
+        PROGRESS_MAX_FAILURES, PROGRESS_WINDOW_SECONDS, PROGRESS_ADDRESS_MAX_FAILURES
+    )
 
     async def work_orders(app: web.Application) -> AsyncIterator[None]:
         # After the app's services context (hotline.bootstrap).

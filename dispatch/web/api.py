@@ -12,13 +12,26 @@ lock is per address, so guessing at a ticket never locks out the citizen who own
 
 from __future__ import annotations
 
+import dataclasses
+from urllib.parse import quote
+
 from aiohttp import web
 
 from dispatch import catalogue
 from dispatch.routing import RoutingRequest
 from dispatch.service import NewTicket
-from dispatch.tickets import Status
-from dispatch.web.common import DESK, NUMBER, PROGRESS_THROTTLE, STAFF_READERS, _number, _service
+from dispatch.tickets import TicketType
+from dispatch.views import UNIT_QUEUE
+from dispatch.web.common import (
+    DESK,
+    NUMBER,
+    PROGRESS_THROTTLE,
+    STAFF_READERS,
+    _number,
+    _service,
+    search_of,
+    uploads,
+)
 from dispatch.web.schemas import (
     ApproveIn,
     CallbackIn,
@@ -44,12 +57,12 @@ from dispatch.web.serialize import (
     ticket_json,
 )
 from hotline.auth import allow, public
-from hotline.errors import InvalidInput, RateLimited
+from hotline.errors import RateLimited
 from hotline.models import Role
 from hotline.web.api import ok
 from hotline.web.keys import DB, principal
 from hotline.web.security import client_address
-from hotline.web.validation import body, json_body, path_int, query_int, query_text
+from hotline.web.validation import body, form_version, json_body, path_int, query_int
 
 
 routes = web.RouteTableDef()
@@ -57,17 +70,62 @@ routes = web.RouteTableDef()
 
 # --- agent ----------------------------------------------------------------------------------------
 
+
 @routes.post("/api/v1/tickets")
 @allow(*DESK)
 @body(TicketIn)
 async def create_ticket(request: web.Request) -> web.Response:
     body = await json_body(request, TicketIn)
-    new = NewTicket(**{**body.__dict__, "assisting_units": tuple(body.assisting_units),
-                       "due": moment(body.due, "due")})
+    new = NewTicket(
+        **{
+            **body.__dict__,
+            "assisting_units": tuple(body.assisting_units),
+            "due": moment(body.due, "due"),
+            "idempotency_key": request.headers.get("Idempotency-Key"),
+        }
+    )
     created = await _service(request).create(principal(request), new)
-    return ok({"ticket": ticket_json(created.view),
-               "suggestions": [suggestion_json(s) for s in created.suggestions],
-               "similar": [candidate_json(c) for c in created.duplicates]}, status=201)
+    if created.replayed:  # the ticket an earlier request with this Idempotency-Key made
+        response = ok({"ticket": ticket_json(created)})
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    return ok({"ticket": ticket_json(created)}, status=201)
+
+
+@routes.get("/api/v1/tickets/form-options")
+@allow(*DESK)
+async def form_options(request: web.Request) -> web.Response:
+    """What a 受理单 offers: request types, categories, districts and active units by name."""
+    directory = await _service(request).directory_now()
+    return ok(
+        {
+            "types": [t.value for t in TicketType],
+            "categories": sorted(directory.vocabulary.categories),
+            "districts": sorted(directory.vocabulary.districts),
+            "units": [{"code": c, "name": n} for c, n in directory.names.items()],
+        }
+    )
+
+
+@routes.post("/api/v1/tickets/advice")
+@allow(*DESK)
+@body(RouteIn)
+async def advice(request: web.Request) -> web.Response:
+    """Suggested units and similar tickets for a request being typed, in one answer."""
+    body = await json_body(request, RouteIn)
+    found = await _service(request).advise(
+        principal(request),
+        body.text,
+        body.district or None,
+        body.category or None,
+        limit=query_int(request, "limit", 3, 1, 20),
+    )
+    return ok(
+        {
+            "suggestions": [suggestion_json(s) for s in found.suggestions],
+            "similar": [candidate_json(c) for c in found.duplicates],
+        }
+    )
 
 
 @routes.post("/api/v1/tickets/suggest-unit")
@@ -77,7 +135,8 @@ async def suggest_unit(request: web.Request) -> web.Response:
     body = await json_body(request, RouteIn)
     limit = query_int(request, "limit", 5, 1, 20)
     found = await _service(request).suggest(
-        RoutingRequest(body.text, body.district or None, body.category or None), limit)
+        RoutingRequest(body.text, body.district or None, body.category or None), limit
+    )
     return ok({"suggestions": [suggestion_json(s) for s in found]})
 
 
@@ -86,49 +145,47 @@ async def suggest_unit(request: web.Request) -> web.Response:
 @body(RouteIn)
 async def similar_requests(request: web.Request) -> web.Response:
     body = await json_body(request, RouteIn)
-    found = await _service(request).similar(principal(request), body.text, body.district,
-                                            body.category)
+    found = await _service(request).similar(
+        principal(request), body.text, body.district, body.category
+    )
     return ok({"similar": [candidate_json(c) for c in found]})
 
 
 @routes.get("/api/v1/tickets/callbacks")
 @allow(*DESK)
 async def callbacks(request: web.Request) -> web.Response:
-    rows = await _service(request).callbacks_due(principal(request),
-                                                 query_int(request, "limit", 100, 1, 500))
+    rows = await _service(request).callbacks_due(
+        principal(request), query_int(request, "limit", 100, 1, 500)
+    )
     return ok({"tickets": [ticket_json(v) for v in rows]})
 
 
 # --- lists ----------------------------------------------------------------------------------------
 
-def _statuses(request: web.Request) -> list[Status]:
-    raw = request.query.get("status", "")
-    try:
-        return [Status(part) for part in raw.split(",") if part]
-    except ValueError:
-        raise InvalidInput("status must be one of " + ", ".join(s.value for s in Status),
-                           field="status", zh="工单状态参数无效") from None
-
 
 @routes.get("/api/v1/tickets")
 @allow(*STAFF_READERS)
 async def list_tickets(request: web.Request) -> web.Response:
-    """Agents and managers: all tickets, newest first (filters status, unit, phone — the
-    caller's earlier tickets). Unit handlers: their unit's, overdue first."""
-    q = request.query
-    rows = await _service(request).find(
-        principal(request), statuses=_statuses(request), unit_code=query_text(request, "unit"),
-        phone=query_text(request, "phone"), overdue=q.get("overdue") in ("1", "true"),
+    """Tickets the asker may see, newest first (unit handlers: their unit's, overdue first,
+    open ones unless statuses are named); filters as `dispatch.web.common.search_of`."""
+    who, search = principal(request), search_of(request)
+    if who.role is Role.UNIT_HANDLER and not search.statuses:
+        search = dataclasses.replace(search, statuses=UNIT_QUEUE)
+    rows = await _service(request).search(
+        who,
+        search,
         limit=query_int(request, "limit", 100, 1, 500),
-        offset=query_int(request, "offset", 0, 0, 10**7))
+        offset=query_int(request, "offset", 0, 0, 10**7),
+    )
     return ok({"tickets": [ticket_json(v) for v in rows]})
 
 
 @routes.get("/api/v1/tickets/overdue")
 @allow(Role.MANAGER, Role.ADMIN)
 async def overdue(request: web.Request) -> web.Response:
-    rows = await _service(request).find(principal(request), overdue=True,
-                                        limit=query_int(request, "limit", 200, 1, 1000))
+    rows = await _service(request).find(
+        principal(request), overdue=True, limit=query_int(request, "limit", 200, 1, 1000)
+    )
     return ok({"tickets": [ticket_json(v) for v in rows]})
 
 
@@ -140,6 +197,7 @@ async def review(request: web.Request) -> web.Response:
 
 
 # --- public progress lookup -------------------------------------------------------------------
+
 
 @routes.get(f"/api/v1/tickets/progress/{NUMBER}")
 @public
@@ -154,17 +212,46 @@ async def progress(request: web.Request) -> web.Response:
     except Exception:
         throttle.failed(address, number)
         raise
-    return ok({"number": p.number, "status": p.status.value, "status_label": p.status.label,
-               "created_at": _iso(p.created_at), "due": _iso(p.due),
-               "replied_at": _iso(p.replied_at), "closed_at": _iso(p.closed_at)})
+    return ok(
+        {
+            "number": p.number,
+            "status": p.status.value,
+            "status_label": p.status.label,
+            "created_at": _iso(p.created_at),
+            "due": _iso(p.due),
+            "replied_at": _iso(p.replied_at),
+            "closed_at": _iso(p.closed_at),
+        }
+    )
 
 
 # --- one ticket -----------------------------------------------------------------------------------
+
 
 @routes.get(f"/api/v1/tickets/{NUMBER}")
 @allow(*STAFF_READERS)
 async def get_ticket(request: web.Request) -> web.Response:
     return ok(ticket_json(await _service(request).get(principal(request), _number(request))))
+
+
+@routes.get(f"/api/v1/tickets/{NUMBER}/attachments/{{id}}")
+@allow(*STAFF_READERS)
+async def attachment_download(request: web.Request) -> web.StreamResponse:
+    """A file of a ticket the asker may see, always as a download: never shown inline, never
+    sniffed into HTML (dispatch.attachments)."""
+    found = await _service(request).attachment(
+        principal(request), _number(request), path_int(request, "id", "attachment")
+    )
+    return web.Response(
+        body=found.data,
+        content_type=found.content_type,
+        headers={
+            "Content-Disposition": "attachment; filename*=UTF-8''" + quote(found.name),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @routes.get(f"/api/v1/tickets/{NUMBER}/similar")
@@ -181,9 +268,15 @@ async def ticket_similar(request: web.Request) -> web.Response:
 @body(DispatchIn)
 async def dispatch_ticket(request: web.Request) -> web.Response:
     b = await json_body(request, DispatchIn)
-    view = await _service(request).dispatch(principal(request), _number(request), b.unit_code,
-                                            b.assisting_units, moment(b.due, "due"), b.note,
-                                            b.version)
+    view = await _service(request).dispatch(
+        principal(request),
+        _number(request),
+        b.unit_code,
+        b.assisting_units,
+        moment(b.due, "due"),
+        b.note,
+        b.version,
+    )
     return ok(ticket_json(view))
 
 
@@ -192,8 +285,9 @@ async def dispatch_ticket(request: web.Request) -> web.Response:
 @body(CallbackIn)
 async def callback(request: web.Request) -> web.Response:
     b = await json_body(request, CallbackIn)
-    view = await _service(request).callback(principal(request), _number(request), b.resolution,
-                                            b.satisfaction, b.note, b.version)
+    view = await _service(request).callback(
+        principal(request), _number(request), b.resolution, b.satisfaction, b.note, b.version
+    )
     return ok(ticket_json(view))
 
 
@@ -211,8 +305,9 @@ async def sign(request: web.Request) -> web.Response:
 @body(ReasonIn)
 async def return_ticket(request: web.Request) -> web.Response:
     b = await json_body(request, ReasonIn)
-    view = await _service(request).return_ticket(principal(request), _number(request),
-                                                  b.reason, b.version)
+    view = await _service(request).return_ticket(
+        principal(request), _number(request), b.reason, b.version
+    )
     return ok(ticket_json(view))
 
 
@@ -223,8 +318,9 @@ async def request_extension(request: web.Request) -> web.Response:
     b = await json_body(request, ExtensionIn)
     due = moment(b.requested_due, "requested_due")
     assert due is not None
-    view = await _service(request).request_extension(principal(request), _number(request), due,
-                                                     b.reason, b.version)
+    view = await _service(request).request_extension(
+        principal(request), _number(request), due, b.reason, b.version
+    )
     return ok(ticket_json(view))
 
 
@@ -232,6 +328,18 @@ async def request_extension(request: web.Request) -> web.Response:
 @allow(Role.UNIT_HANDLER)
 @body(ReplyIn)
 async def reply(request: web.Request) -> web.Response:
+    """JSON, or multipart/form-data with `text`, `version` and the attached `files` (the same
+    checks as the unit's page: size, count and type, never served inline as HTML)."""
+    if request.content_type == "multipart/form-data":
+        form = await request.post()
+        view = await _service(request).reply(
+            principal(request),
+            _number(request),
+            str(form.get("text", "")),  # the service bounds it, as for JSON
+            form_version(form),
+            files=uploads(form),
+        )
+        return ok(ticket_json(view))
     b = await json_body(request, ReplyIn)
     view = await _service(request).reply(principal(request), _number(request), b.text, b.version)
     return ok(ticket_json(view))
@@ -239,13 +347,15 @@ async def reply(request: web.Request) -> web.Response:
 
 # --- manager --------------------------------------------------------------------------------------
 
+
 @routes.post(f"/api/v1/tickets/{NUMBER}/extension/approve")
 @allow(Role.MANAGER)
 @body(ApproveIn, required=False)
 async def approve_extension(request: web.Request) -> web.Response:
     b = await body_of(request, ApproveIn)
-    view = await _service(request).approve_extension(principal(request), _number(request),
-                                                     moment(b.due, "due"), b.note, b.version)
+    view = await _service(request).approve_extension(
+        principal(request), _number(request), moment(b.due, "due"), b.note, b.version
+    )
     return ok(ticket_json(view))
 
 
@@ -254,8 +364,9 @@ async def approve_extension(request: web.Request) -> web.Response:
 @body(NoteIn, required=False)
 async def refuse_extension(request: web.Request) -> web.Response:
     b = await body_of(request, NoteIn)
-    view = await _service(request).refuse_extension(principal(request), _number(request),
-                                                    b.note, b.version)
+    view = await _service(request).refuse_extension(
+        principal(request), _number(request), b.note, b.version
+    )
     return ok(ticket_json(view))
 
 
@@ -264,9 +375,15 @@ async def refuse_extension(request: web.Request) -> web.Response:
 @body(DispatchIn)
 async def redispatch(request: web.Request) -> web.Response:
     b = await json_body(request, DispatchIn)
-    view = await _service(request).redispatch(principal(request), _number(request), b.unit_code,
-                                              b.assisting_units, moment(b.due, "due"), b.note,
-                                              b.version)
+    view = await _service(request).redispatch(
+        principal(request),
+        _number(request),
+        b.unit_code,
+        b.assisting_units,
+        moment(b.due, "due"),
+        b.note,
+        b.version,
+    )
     return ok(ticket_json(view))
 
 
@@ -275,8 +392,9 @@ async def redispatch(request: web.Request) -> web.Response:
 @body(NoteIn, required=False)
 async def send_back(request: web.Request) -> web.Response:
     b = await body_of(request, NoteIn)
-    view = await _service(request).send_back(principal(request), _number(request), b.note,
-                                             b.version)
+    view = await _service(request).send_back(
+        principal(request), _number(request), b.note, b.version
+    )
     return ok(ticket_json(view))
 
 
@@ -294,9 +412,15 @@ async def close(request: web.Request) -> web.Response:
 @body(ReopenIn, required=False)
 async def reopen(request: web.Request) -> web.Response:
     b = await body_of(request, ReopenIn)
-    view = await _service(request).reopen(principal(request), _number(request), b.unit_code,
-                                          b.assisting_units, moment(b.due, "due"), b.note,
-                                          b.version)
+    view = await _service(request).reopen(
+        principal(request),
+        _number(request),
+        b.unit_code,
+        b.assisting_units,
+        moment(b.due, "due"),
+        b.note,
+        b.version,
+    )
     return ok(ticket_json(view))
 
 
@@ -305,12 +429,14 @@ async def reopen(request: web.Request) -> web.Response:
 @body(MergeIn)
 async def merge(request: web.Request) -> web.Response:
     b = await json_body(request, MergeIn)
-    view = await _service(request).merge(principal(request), _number(request), b.master,
-                                         b.note, b.version)
+    view = await _service(request).merge(
+        principal(request), _number(request), b.master, b.note, b.version
+    )
     return ok(ticket_json(view))
 
 
 # --- catalogue ------------------------------------------------------------------------------------
+
 
 @routes.get("/api/v1/dispatch/catalogue")
 @allow(Role.AGENT, Role.MANAGER, Role.ADMIN)
@@ -323,27 +449,32 @@ async def catalogue_list(request: web.Request) -> web.Response:
 @body(RuleIn)
 async def catalogue_add(request: web.Request) -> web.Response:
     b = await json_body(request, RuleIn)
-    rule = await catalogue.add_rule(request.app[DB], principal(request).username, b.category,
-                                    b.district, b.unit_code, b.note)
+    rule = await catalogue.add_rule(
+        request.app[DB], principal(request).username, b.category, b.district, b.unit_code, b.note
+    )
     return ok(rule_json(rule), status=201)
 
 
 @routes.delete("/api/v1/dispatch/catalogue/{id}")
 @allow(Role.MANAGER)
 async def catalogue_delete(request: web.Request) -> web.Response:
-    await catalogue.delete_rule(request.app[DB], principal(request).username,
-                                path_int(request, "id"))
+    await catalogue.delete_rule(
+        request.app[DB], principal(request).username, path_int(request, "id")
+    )
     return ok({"deleted": True})
 
 
 # --- notifications --------------------------------------------------------------------------------
 
+
 @routes.get("/api/v1/notifications")
 @allow(Role.UNIT_HANDLER, Role.MANAGER)
 async def notifications(request: web.Request) -> web.Response:
     rows = await _service(request).notifications(
-        principal(request), unread_only=request.query.get("unread") in ("1", "true"),
-        limit=query_int(request, "limit", 100, 1, 500))
+        principal(request),
+        unread_only=request.query.get("unread") in ("1", "true"),
+        limit=query_int(request, "limit", 100, 1, 500),
+    )
     return ok({"notifications": [notification_json(n, number) for n, number in rows]})
 
 

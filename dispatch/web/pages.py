@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
 
 from dispatch.service import MAX_CONTENT, NewTicket
 from dispatch.tickets import Resolution, Satisfaction, Status, TicketType, Urgency
-from dispatch.web.common import NUMBER, _number, _service
+from dispatch.web.common import NUMBER, _number, _service, uploads
+from dispatch.web.labels import _page_context
 from dispatch.web.schemas import moment
 from hotline.auth import allow
 from hotline.directory import units as unit_service
@@ -27,20 +29,12 @@ routes = web.RouteTableDef()
 
 # --- unit portal pages (承办单位) ------------------------------------------------------------------
 
-ACTION_LABELS = {
-    "create": "受理", "dispatch": "派单", "sign": "签收", "return": "退单", "redispatch": "改派",
-    "send_back": "退单驳回", "request_extension": "申请延期", "approve_extension": "同意延期",
-    "refuse_extension": "不同意延期", "reply": "答复", "master_replied": "主工单答复",
-    "callback": "回访", "close": "办结", "reopen": "重办", "merge": "并单", "merge_in": "并入工单",
-    "answer_on_spot": "当场解答", "ack_overdue": "签收超时", "remind": "催办", "escalate": "督办",
-    "callback_due": "待回访",
+DONE_LABELS = {
+    "sign": "已签收",
+    "reply": "已提交答复",
+    "extension": "已提交延期申请",
+    "return": "已退回热线",
 }
-DONE_LABELS = {"sign": "已签收", "reply": "已提交答复", "extension": "已提交延期申请",
-               "return": "已退回热线"}
-
-
-def _page_context() -> dict[str, Any]:
-    return {"labels": {s.value: s.label for s in Status}, "actions": ACTION_LABELS}
 
 
 @routes.get("/unit/tickets")
@@ -53,16 +47,33 @@ async def unit_tickets_page(request: web.Request) -> web.Response:
         rows.sort(key=lambda v: (not v.overdue, -v.ticket.id))
     unit = await unit_service.get_unit(request.app[DB], who, who.unit_code or "")
     notices = await service.notifications(who, unread_only=True, limit=50)
-    return await page(request, "dispatch/unit_tickets.html", unit=unit, kinds=UNIT_KINDS,
-                      tickets=rows, show_all=show_all, notices=notices, **_page_context())
+    return await page(
+        request,
+        "dispatch/unit_tickets.html",
+        unit=unit,
+        kinds=UNIT_KINDS,
+        tickets=rows,
+        show_all=show_all,
+        notices=notices,
+        **_page_context(),
+    )
 
 
-async def _unit_ticket(request: web.Request, status: int = 200, error: str | None = None,
-                       done: str | None = None) -> web.Response:
+async def _unit_ticket(
+    request: web.Request, status: int = 200, error: str | None = None, done: str | None = None
+) -> web.Response:
     view = await _service(request).get(principal(request), _number(request))
-    return await page(request, "dispatch/unit_ticket.html", status=status, view=view,
-                      t=view.ticket, overdue=view.overdue, error=error,
-                      done=done, **_page_context())
+    return await page(
+        request,
+        "dispatch/unit_ticket.html",
+        status=status,
+        view=view,
+        t=view.ticket,
+        overdue=view.overdue,
+        error=error,
+        done=done,
+        **_page_context(),
+    )
 
 
 @routes.get(f"/unit/tickets/{NUMBER}")
@@ -86,14 +97,15 @@ async def unit_ticket_action(request: web.Request) -> web.StreamResponse:
         if action == "sign":
             await service.sign(who, number, version=version)
         elif action == "reply":
-            await service.reply(who, number, text("text"), version=version)
+            await service.reply(who, number, text("text"), version=version, files=uploads(form))
         elif action == "return":
             await service.return_ticket(who, number, text("reason"), version=version)
         else:
             due = moment(text("requested_due") or None, "requested_due")
             if due is None:
-                raise InvalidInput("requested_due is required", field="requested_due",
-                                   zh="请填写延至日期")
+                raise InvalidInput(
+                    "requested_due is required", field="requested_due", zh="请填写延至日期"
+                )
             await service.request_extension(who, number, due, text("reason"), version=version)
     except (Conflict, InvalidInput, PermissionDenied) as exc:
         status, message = form_error(exc)
@@ -110,82 +122,118 @@ async def unit_notification_read(request: web.Request) -> web.StreamResponse:
 
 # --- agent and manager pages (坐席 / 管理) --------------------------------------------------------
 
+
 def _field(form: Any, name: str, limit: int = MAX_CONTENT) -> str:
     return form_text(form, name, limit)
 
 
-async def _agent_new(request: web.Request, status: int = 200, error: str | None = None,
-                     values: dict[str, Any] | None = None, created: Any = None,
-                     done: str | None = None) -> web.Response:
+async def _agent_new(
+    request: web.Request,
+    status: int = 200,
+    error: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> web.Response:
     q = request.query
-    values = values if values is not None else {"call_id": q.get("call_id", "")[:64],
-                                                "caller_phone": q.get("phone", "")[:30]}
-    return await page(request, "dispatch/agent_new.html", status=status, error=error,
-                      values=values, types=[t.value for t in TicketType], created=created,
-                      done=done, **_page_context())
+    values = (
+        values
+        if values is not None
+        else {"call_id": q.get("call_id", "")[:64], "caller_phone": q.get("phone", "")[:30]}
+    )
+    # A fresh key per form shown: the same form submitted twice makes one ticket.
+    values.setdefault("idempotency_key", uuid.uuid4().hex)
+    directory = await _service(request).directory_now()
+    return await page(
+        request,
+        "dispatch/agent_new.html",
+        status=status,
+        error=error,
+        values=values,
+        types=[t.value for t in TicketType],
+        categories=sorted(directory.vocabulary.categories),
+        districts=sorted(directory.vocabulary.districts),
+        unit_names=directory.names,
+        **_page_context(),
+    )
 
 
 @routes.get("/tickets/new")
 @allow(Role.AGENT)
 async def agent_new_page(request: web.Request) -> web.Response:
-    number = request.query.get("dispatched", "")
-    return await _agent_new(request, done=f"工单 {number} 已派单" if number else None)
+    return await _agent_new(request)
+
+
+NEW_TICKET_FIELDS = (
+    "caller_phone",
+    "caller_name",
+    "type",
+    "category",
+    "district",
+    "address",
+    "content",
+    "call_id",
+    "unit_code",
+    "idempotency_key",
+)
+
+
+def new_ticket_of(form: Any) -> tuple[NewTicket, dict[str, Any]]:
+    """The ticket a 受理单 form asks for, and its values to show back if it is refused."""
+    texts = {k: _field(form, k) for k in NEW_TICKET_FIELDS}
+    urgent, confidential = bool(form.get("urgent")), bool(form.get("confidential"))
+    values: dict[str, Any] = {**texts, "urgent": urgent, "confidential": confidential}
+    try:
+        kind = TicketType(texts["type"])
+    except ValueError:
+        raise InvalidInput(
+            "type must be one of the request types", field="type", zh="请选择诉求类型"
+        ) from None
+    return NewTicket(
+        content=texts["content"],
+        type=kind,
+        category=texts["category"] or None,
+        district=texts["district"] or None,
+        address=texts["address"] or None,
+        caller_name=texts["caller_name"] or None,
+        caller_phone=texts["caller_phone"] or None,
+        call_id=texts["call_id"] or None,
+        confidential=confidential,
+        urgency=Urgency.URGENT if urgent else Urgency.NORMAL,
+        unit_code=texts["unit_code"] or None,
+        idempotency_key=texts["idempotency_key"] or None,
+    ), values
 
 
 @routes.post("/tickets/new")
 @allow(Role.AGENT)
 async def agent_new_submit(request: web.Request) -> web.StreamResponse:
+    """Created and, with a unit chosen, dispatched in one step; then the ticket's own page
+    (a reload there repeats nothing). Sent twice, the form's key answers the first ticket."""
     form = await request.post()
-    texts = {k: _field(form, k) for k in ("caller_phone", "caller_name", "type", "category",
-                                           "district", "address", "content", "call_id")}
-    urgent, confidential = bool(form.get("urgent")), bool(form.get("confidential"))
-    # Shown back in the form, texts and check boxes.
-    values: dict[str, Any] = {**texts, "urgent": urgent, "confidential": confidential}
+    values: dict[str, Any] = {k: _field(form, k) for k in NEW_TICKET_FIELDS}
     try:
-        try:
-            kind = TicketType(texts["type"])
-        except ValueError:
-            raise InvalidInput("type must be one of the request types", field="type",
-                               zh="请选择诉求类型") from None
-        new = NewTicket(content=texts["content"], type=kind,
-                        category=texts["category"] or None, district=texts["district"] or None,
-                        address=texts["address"] or None,
-                        caller_name=texts["caller_name"] or None,
-                        caller_phone=texts["caller_phone"] or None,
-                        call_id=texts["call_id"] or None, confidential=confidential,
-                        urgency=Urgency.URGENT if urgent else Urgency.NORMAL)
-        created = await _service(request).create(principal(request), new)
+        new, values = new_ticket_of(form)
+        view = await _service(request).create(principal(request), new)
     except (Conflict, InvalidInput, PermissionDenied) as exc:
         status, message = form_error(exc)
         return await _agent_new(request, status=status, error=message, values=values)
-    return await _agent_new(request, status=201, values=values, created=created,
-                            done=f"工单 {created.view.ticket.number} 已受理，请确认派单")
+    raise web.HTTPSeeOther(f"/tickets/{view.ticket.number}?done=created")
 
 
-@routes.post(f"/tickets/{NUMBER}/dispatch")
-@allow(Role.AGENT)
-async def agent_dispatch_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    number = _number(request)
-    try:
-        unit = _field(form, "unit_code", 32)
-        if not unit:
-            raise InvalidInput("unit_code is required", field="unit_code", zh="请选择承办单位")
-        await _service(request).dispatch(principal(request), number, unit,
-                                         version=form_version(form))
-    except (Conflict, InvalidInput, PermissionDenied) as exc:
-        status, message = form_error(exc)
-        return await _agent_new(request, status=status, error=f"工单 {number}：{message}",
-                                values={})
-    raise web.HTTPSeeOther(f"/tickets/new?dispatched={number}")
-
-
-async def _callbacks(request: web.Request, status: int = 200, error: str | None = None,
-                     done: str | None = None) -> web.Response:
+async def _callbacks(
+    request: web.Request, status: int = 200, error: str | None = None, done: str | None = None
+) -> web.Response:
     rows = await _service(request).callbacks_due(principal(request), 200)
-    return await page(request, "dispatch/agent_callbacks.html", status=status, tickets=rows,
-                      error=error, done=done, resolutions=[r.value for r in Resolution],
-                      satisfactions=[s.value for s in Satisfaction], **_page_context())
+    return await page(
+        request,
+        "dispatch/agent_callbacks.html",
+        status=status,
+        tickets=rows,
+        error=error,
+        done=done,
+        resolutions=[r.value for r in Resolution],
+        satisfactions=[s.value for s in Satisfaction],
+        **_page_context(),
+    )
 
 
 @routes.get("/tickets/callbacks")
@@ -205,26 +253,50 @@ async def agent_callback_submit(request: web.Request) -> web.StreamResponse:
             resolution = Resolution(_field(form, "resolution"))
             satisfaction = Satisfaction(_field(form, "satisfaction"))
         except ValueError:
-            raise InvalidInput("resolution and satisfaction are required", field="resolution",
-                               zh="请选择是否解决和满意度") from None
-        await _service(request).callback(principal(request), number, resolution, satisfaction,
-                                         _field(form, "note", 2000) or None, form_version(form))
+            raise InvalidInput(
+                "resolution and satisfaction are required",
+                field="resolution",
+                zh="请选择是否解决和满意度",
+            ) from None
+        await _service(request).callback(
+            principal(request),
+            number,
+            resolution,
+            satisfaction,
+            _field(form, "note", 2000) or None,
+            form_version(form),
+        )
     except (Conflict, InvalidInput, PermissionDenied) as exc:
         status, message = form_error(exc)
         return await _callbacks(request, status=status, error=f"工单 {number}：{message}")
     raise web.HTTPSeeOther(f"/tickets/callbacks?done={number}")
 
 
-REVIEW_DONE = {"redispatch": "已改派", "send-back": "已驳回退单", "approve": "已同意延期",
-               "refuse": "已不同意延期", "reopen": "已重办", "close": "已办结"}
+REVIEW_DONE = {
+    "redispatch": "已改派",
+    "send-back": "已驳回退单",
+    "approve": "已同意延期",
+    "refuse": "已不同意延期",
+    "reopen": "已重办",
+    "close": "已办结",
+}
 
 
-async def _review(request: web.Request, status: int = 200, error: str | None = None,
-                  done: str | None = None) -> web.Response:
+async def _review(
+    request: web.Request, status: int = 200, error: str | None = None, done: str | None = None
+) -> web.Response:
     queue = await _service(request).review_queue(principal(request))
     units = await unit_service.list_units(request.app[DB], principal(request))
-    return await page(request, "dispatch/manager_review.html", status=status, queue=queue,
-                      units=units, error=error, done=done, **_page_context())
+    return await page(
+        request,
+        "dispatch/manager_review.html",
+        status=status,
+        queue=queue,
+        units=units,
+        error=error,
+        done=done,
+        **_page_context(),
+    )
 
 
 @routes.get("/tickets/review")
@@ -235,8 +307,9 @@ async def manager_review_page(request: web.Request) -> web.Response:
     return await _review(request, done=f"工单 {number} {label}" if label and number else None)
 
 
-@routes.post(f"/tickets/{NUMBER}/review/"
-             "{action:redispatch|send-back|approve|refuse|reopen|close}")
+@routes.post(
+    f"/tickets/{NUMBER}/review/{{action:redispatch|send-back|approve|refuse|reopen|close}}"
+)
 @allow(Role.MANAGER)
 async def manager_review_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
@@ -248,18 +321,27 @@ async def manager_review_submit(request: web.Request) -> web.StreamResponse:
             unit = _field(form, "unit_code", 32)
             if not unit:
                 raise InvalidInput("unit_code is required", field="unit_code", zh="请选择承办单位")
-            await service.redispatch(who, number, unit, (), moment(_field(form, "due") or None,
-                                                                  "due"), note, version)
+            await service.redispatch(
+                who, number, unit, (), moment(_field(form, "due") or None, "due"), note, version
+            )
         elif action == "send-back":
             await service.send_back(who, number, note, version)
         elif action == "approve":
-            await service.approve_extension(who, number, moment(_field(form, "due") or None,
-                                                                "due"), note, version)
+            await service.approve_extension(
+                who, number, moment(_field(form, "due") or None, "due"), note, version
+            )
         elif action == "refuse":
             await service.refuse_extension(who, number, note, version)
         elif action == "reopen":
-            await service.reopen(who, number, _field(form, "unit_code", 32) or None, None,
-                                 moment(_field(form, "due") or None, "due"), note, version)
+            await service.reopen(
+                who,
+                number,
+                _field(form, "unit_code", 32) or None,
+                None,
+                moment(_field(form, "due") or None, "due"),
+                note,
+                version,
+            )
         else:
             await service.close(who, number, note, version)
     except (Conflict, InvalidInput, PermissionDenied) as exc:

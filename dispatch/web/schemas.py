@@ -20,6 +20,7 @@ from sla.calendar import end_of_day
 
 # --- parsing ------------------------------------------------------------------------------------
 
+
 def moment(value: str | None, name: str) -> dt.datetime | None:
     """ISO date (= the end of that day in Asia/Shanghai) or datetime (naive = Asia/Shanghai)."""
     if value is None:
@@ -29,9 +30,11 @@ def moment(value: str | None, name: str) -> dt.datetime | None:
             return end_of_day(dt.date.fromisoformat(value))
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO date or date-time", field=name,
-                           zh=f"{FIELD_LABELS.get(name, name)}须为日期（如 2026-12-31）"
-                              "或日期时间") from None
+        raise InvalidInput(
+            f"{name} must be an ISO date or date-time",
+            field=name,
+            zh=f"{FIELD_LABELS.get(name, name)}须为日期（如 2026-12-31）或日期时间",
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
 
 
@@ -43,6 +46,7 @@ async def body_of(request: web.Request, cls: type) -> Any:
 
 
 # --- bodies ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TicketIn:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from hotline import audit
 from hotline.auth import Principal
-from hotline.db import Database
+from hotline.db import Database, utcnow
 from hotline.errors import ImportRejected, NotFound, RowError
 from hotline.models import Role
 from hotline.directory.models import UNIT_KINDS, Unit
@@ -34,13 +34,47 @@ class UnitRecord:
     default_deadline_workdays: int
 
 
-_FIELDS = {"code", "name", "kind", "parent", "district", "categories", "keywords", "contact",
-           "default_deadline_workdays"}
+_FIELDS = {
+    "code",
+    "name",
+    "kind",
+    "parent",
+    "district",
+    "categories",
+    "keywords",
+    "contact",
+    "default_deadline_workdays",
+}
 
 
 # json.loads refuses integers of over 4,300 digits (ValueError) and nesting deeper than the
 # interpreter's recursion limit (RecursionError).
 _TOO_BIG = "invalid JSON: a number with too many digits or nesting too deep"
+_TOO_BIG_ZH = "JSON 格式错误：数字位数过多或嵌套过深"
+# The fields as the admin page names them.
+_LABELS = {
+    "code": "编码",
+    "name": "名称",
+    "kind": "类型",
+    "parent": "上级单位",
+    "district": "区域",
+    "categories": "受理类别",
+    "keywords": "关键词",
+    "contact": "联系电话",
+    "default_deadline_workdays": "办理时限",
+}
+
+
+class BadUnit(ValueError):
+    """A unit object that cannot be imported: English for logs and the CLI, `zh` for pages."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key, key)
 
 
 def _storable(value: str, key: str) -> str:
@@ -49,16 +83,18 @@ def _storable(value: str, key: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"{key} contains a lone surrogate") from None
+        raise BadUnit(f"{key} contains a lone surrogate", f"{_label(key)}含有无效字符") from None
     if "\x00" in value:
-        raise ValueError(f"{key} contains NUL")
+        raise BadUnit(f"{key} contains NUL", f"{_label(key)}含有空字符（NUL）")
     return value
 
 
 def _str_list(obj: dict[str, Any], key: str) -> tuple[str, ...]:
     value = obj.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ValueError(f"{key} must be a list of non-empty strings")
+        raise BadUnit(
+            f"{key} must be a list of non-empty strings", f"{_label(key)}须为非空文字的列表"
+        )
     return tuple(_storable(v.strip(), key) for v in value)
 
 
@@ -67,36 +103,54 @@ def _opt_str(obj: dict[str, Any], key: str, max_len: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{key} must be a string or null")
+        raise BadUnit(f"{key} must be a string or null", f"{_label(key)}须为文字")
     value = _storable(value.strip(), key)
     if len(value) > max_len:
-        raise ValueError(f"{key} longer than {max_len} characters")
+        raise BadUnit(
+            f"{key} longer than {max_len} characters", f"{_label(key)}不能超过 {max_len} 字"
+        )
     return value or None
 
 
 def parse_unit(obj: Any) -> UnitRecord:
     """One unit object -> UnitRecord; ValueError with a readable reason otherwise."""
     if not isinstance(obj, dict):
-        raise ValueError("expected a JSON object")
+        raise BadUnit("expected a JSON object", "每个单位须为一个 JSON 对象")
     unknown = set(obj) - _FIELDS
     if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise BadUnit(
+            f"unknown field(s): {', '.join(sorted(unknown))}",
+            f"未知字段：{'、'.join(sorted(unknown))}",
+        )
     code = _opt_str(obj, "code", 32)
     name = _opt_str(obj, "name", 100)
     if not code:
-        raise ValueError("code is required")
+        raise BadUnit("code is required", "缺少编码")
     if not name:
-        raise ValueError("name is required")
+        raise BadUnit("name is required", "缺少名称")
     kind = obj.get("kind")
     if kind not in UNIT_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(UNIT_KINDS)}")
+        raise BadUnit(
+            f"kind must be one of {', '.join(UNIT_KINDS)}",
+            f"类型须为以下之一：{'、'.join(f'{k}（{v}）' for k, v in UNIT_KINDS.items())}",
+        )
     days = obj.get("default_deadline_workdays", 5)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
-        raise ValueError("default_deadline_workdays must be an integer from 1 to 60")
-    return UnitRecord(code=code, name=name, kind=kind, parent=_opt_str(obj, "parent", 32),
-                      district=_opt_str(obj, "district", 50), categories=_str_list(obj, "categories"),
-                      keywords=_str_list(obj, "keywords"), contact=_opt_str(obj, "contact", 100),
-                      default_deadline_workdays=days)
+        raise BadUnit(
+            "default_deadline_workdays must be an integer from 1 to 60",
+            "办理时限须为 1 到 60 之间的整数（工作日）",
+        )
+    return UnitRecord(
+        code=code,
+        name=name,
+        kind=kind,
+        parent=_opt_str(obj, "parent", 32),
+        district=_opt_str(obj, "district", 50),
+        categories=_str_list(obj, "categories"),
+        keywords=_str_list(obj, "keywords"),
+        contact=_opt_str(obj, "contact", 100),
+        default_deadline_workdays=days,
+    )
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -113,16 +167,21 @@ def _json_array_items(text: str) -> list[tuple[int, Any]]:
         while pos < n and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= n:
-            raise ValueError(f"line {_line_of(text, n)}: unterminated JSON array")
+            raise BadUnit(
+                f"line {_line_of(text, n)}: unterminated JSON array", "JSON 数组没有结束（缺少 ]）"
+            )
         if text[pos] == "]":
             return items
         try:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"line {_line_of(text, pos)}: invalid JSON in the object starting "
-                             f"here: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            raise BadUnit(
+                f"line {_line_of(text, pos)}: invalid JSON in the object starting "
+                f"here: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                f"从此行开始的对象 JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）",
+            ) from None
         except (ValueError, RecursionError):
-            raise ValueError(f"line {_line_of(text, pos)}: {_TOO_BIG}") from None
+            raise BadUnit(f"line {_line_of(text, pos)}: {_TOO_BIG}", _TOO_BIG_ZH) from None
         items.append((_line_of(text, pos), obj))
         pos = end
 
@@ -138,7 +197,7 @@ def parse_units_file(text: str) -> tuple[list[tuple[int, UnitRecord]], list[RowE
             items = _json_array_items(text)
         except ValueError as exc:
             where, _, msg = str(exc).partition(": ")
-            return [], [RowError(int(where.split()[1]), msg)]
+            return [], [RowError(int(where.split()[1]), msg, getattr(exc, "zh", ""))]
     else:
         for number, raw in enumerate(text.splitlines(), start=1):
             if not raw.strip():
@@ -146,24 +205,34 @@ def parse_units_file(text: str) -> tuple[list[tuple[int, UnitRecord]], list[RowE
             try:
                 items.append((number, json.loads(raw)))
             except json.JSONDecodeError as exc:
-                errors.append(RowError(number, f"invalid JSON: {exc.msg}"))
+                errors.append(
+                    RowError(
+                        number, f"invalid JSON: {exc.msg}", f"JSON 格式错误（第 {exc.colno} 列）"
+                    )
+                )
             except (ValueError, RecursionError):
-                errors.append(RowError(number, _TOO_BIG))
+                errors.append(RowError(number, _TOO_BIG, _TOO_BIG_ZH))
     records: list[tuple[int, UnitRecord]] = []
     seen: dict[str, int] = {}
     for line, obj in items:
         try:
             rec = parse_unit(obj)
-        except ValueError as exc:
-            errors.append(RowError(line, str(exc)))
+        except BadUnit as exc:
+            errors.append(RowError(line, str(exc), exc.zh))
             continue
         if rec.code in seen:
-            errors.append(RowError(line, f"duplicate code {rec.code} (first on line {seen[rec.code]})"))
+            errors.append(
+                RowError(
+                    line,
+                    f"duplicate code {rec.code} (first on line {seen[rec.code]})",
+                    f"编码 {rec.code} 重复（第 {seen[rec.code]} 行已有）",
+                )
+            )
             continue
         seen[rec.code] = line
         records.append((line, rec))
     if not items and not errors:
-        errors.append(RowError(1, "no units in file"))
+        errors.append(RowError(1, "no units in file", "文件中没有承办单位"))
     return records, errors
 
 
@@ -186,7 +255,13 @@ async def import_units(db: Database, actor: str, text: str, partial: bool = Fals
         good: list[UnitRecord] = []
         for line, rec in records:
             if rec.parent is not None and rec.parent not in known:
-                errors.append(RowError(line, f"parent {rec.parent} is not a known unit"))
+                errors.append(
+                    RowError(
+                        line,
+                        f"parent {rec.parent} is not a known unit",
+                        f"上级单位 {rec.parent} 不存在",
+                    )
+                )
             else:
                 good.append(rec)
         if errors and not partial:
@@ -203,7 +278,10 @@ async def import_units(db: Database, actor: str, text: str, partial: bool = Fals
                 updated += 1
             unit.name, unit.kind, unit.district = rec.name, rec.kind, rec.district
             unit.categories, unit.keywords = list(rec.categories), list(rec.keywords)
-            unit.contact, unit.default_deadline_workdays = rec.contact, rec.default_deadline_workdays
+            unit.contact, unit.default_deadline_workdays = (
+                rec.contact,
+                rec.default_deadline_workdays,
+            )
             if unit.parent_code is not None and unit.parent_code != rec.parent:
                 unit.parent_code = None
         await s.flush()
@@ -211,9 +289,31 @@ async def import_units(db: Database, actor: str, text: str, partial: bool = Fals
             unit = existing.get(rec.code) or await s.get(Unit, rec.code)
             assert unit is not None  # every good row was created or updated in the loop above
             unit.parent_code = rec.parent
-        audit.record(s, actor, "units.import", "unit", "*",
-                     {"created": created, "updated": updated, "skipped": len(errors)})
+        audit.record(
+            s,
+            actor,
+            "units.import",
+            "unit",
+            "*",
+            {"created": created, "updated": updated, "skipped": len(errors)},
+        )
     return ImportResult(created, updated, errors)
+
+
+async def set_active(db: Database, actor: str, code: str, active: bool) -> Unit:
+    """Withdraws a unit from dispatch (撤并, 停用) or returns it; its tickets stay where they
+    are. The directory stamp counts active units, so every instance sees the change."""
+    async with db.write() as s:
+        unit = await s.get(Unit, code)
+        if unit is None:
+            raise NotFound(f"unit {code} does not exist", zh=f"承办单位 {code} 不存在")
+        if unit.active != active:
+            unit.active = active
+            unit.updated_at = utcnow()
+            audit.record(
+                s, actor, "units.activate" if active else "units.deactivate", "unit", code, {}
+            )
+    return unit
 
 
 async def list_units(db: Database, who: Principal) -> list[Unit]:

@@ -38,8 +38,10 @@ def no_truncate_up(table: str) -> None:
     trigger that refuses it. SQLite has no TRUNCATE (DELETE without WHERE hits the row trigger).
     Uses the table's `<table>_append_only()` function from append_only_up."""
     if op.get_bind().dialect.name != "sqlite":
-        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                   f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"
+        )
 
 
 def no_truncate_down(table: str) -> None:

@@ -4,6 +4,7 @@ starts and stops."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import importlib
@@ -25,7 +26,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from sla.calendar import WorkCalendar
 from hotline.accounts import SESSION_LIFETIME, LoginGuard
 from hotline.auth import allow, public
 from hotline import bootstrap, logs
@@ -34,6 +34,7 @@ from hotline.features import FEATURES
 from hotline.db import Database, DatabaseBusy, current_revision
 from hotline.localtime import SHANGHAI
 from hotline.models import Role
+from hotline.ports import AMI_HEALTH
 from hotline.web import api, openapi, pages
 from hotline.web.errors import error_middleware
 from hotline.web.keys import DB, PRINCIPAL, REGISTRY, REQUEST_ID, SERVICES, SETTINGS, THROTTLE
@@ -56,15 +57,7 @@ def session_key(settings: Settings) -> bytes:
     if settings.secret_key:
         key = settings.secret_key.encode()
     else:
-        path = settings.data_dir / "secret.key"
-        if path.exists():
-            key = path.read_bytes().strip()
-        else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            key = Fernet.generate_key()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(key)
+        key = _persisted_key(settings.data_dir / "secret.key")
     try:
         if len(base64.urlsafe_b64decode(key)) != 32:
             raise ValueError
@@ -73,11 +66,34 @@ def session_key(settings: Settings) -> bytes:
     return key
 
 
+def _persisted_key(path: Path) -> bytes:
+    """The key in `path`, made on first start. Processes starting together (`serve --workers`,
+    instances on one data dir) agree: the key is written whole to a file of its own and linked
+    into place, so the first link wins and the others read the winner's key, never a half."""
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    finally:
+        draft.unlink(missing_ok=True)
+    return key
+
+
 def _metrics(registry: CollectorRegistry) -> tuple[Counter, Histogram]:
-    requests = Counter("hotline_http_requests", "HTTP requests", ["method", "route", "status"],
-                       registry=registry)
-    latency = Histogram("hotline_http_request_seconds", "HTTP request latency", ["route"],
-                        registry=registry)
+    requests = Counter(
+        "hotline_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "hotline_http_request_seconds", "HTTP request latency", ["route"], registry=registry
+    )
     return requests, latency
 
 
@@ -108,9 +124,11 @@ def _observe_middleware(registry: CollectorRegistry) -> Any:
 
 # Pages load scripts and styles only from our own /static folders (vendored, never a CDN);
 # inline style attributes remain in a few templates, inline scripts nowhere.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                           "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-                           "base-uri 'self'; form-action 'self'; object-src 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'; object-src 'none'"
+)
 
 
 @web.middleware
@@ -141,11 +159,13 @@ async def busy_database(request: web.Request, handler: Any) -> web.StreamRespons
     try:
         return await handler(request)
     except DatabaseBusy as exc:
-        log.warning("%s %s %s -> 503: %s", request.get(REQUEST_ID), request.method,
-                    request.path, exc)
+        log.warning(
+            "%s %s %s -> 503: %s", request.get(REQUEST_ID), request.method, request.path, exc
+        )
         raise web.HTTPServiceUnavailable(
             text="the database is busy; nothing was saved, send the request again",
-            headers={"Retry-After": "2"}) from exc
+            headers={"Retry-After": "2"},
+        ) from exc
 
 
 @public
@@ -160,16 +180,28 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # the health check reports, it does not raise
         log.error("health check: database unavailable: %s", type(exc).__name__)
         return web.json_response({"status": "error", "database": "unavailable"}, status=503)
+    # Which instance follows each PBX (leader or standby) is for probes and load balancers.
+    ami = request.app[SERVICES].get(AMI_HEALTH)
+    public: dict[str, object] = {"status": "ok"}
+    if ami is not None:
+        public["ami"] = ami.health()
     who = request.get(PRINCIPAL)
     if who is None or who.role not in (Role.ADMIN, Role.MANAGER):
-        return web.json_response({"status": "ok"})
+        return web.json_response(public)
     # Working-day deadlines need next year's official holiday schedule before it starts.
-    missing = WorkCalendar.default().missing_years(dt.datetime.now(SHANGHAI).date())
-    body: dict[str, object] = {"status": "ok", "database": db.engine.dialect.name, "schema_revision": revision,
-            "calendar_missing_years": missing}
+    missing = request.app[SERVICES].calendar.missing_years(dt.datetime.now(SHANGHAI).date())
+    body: dict[str, object] = {
+        **public,
+        "database": db.engine.dialect.name,
+        "schema_revision": revision,
+        "calendar_missing_years": missing,
+    }
     if missing:
-        body["warnings"] = [f"working-day calendar has no data for {y}: add the official "
-                            f"holiday schedule (sla/data/calendar_cn.json)" for y in missing]
+        body["warnings"] = [
+            f"working-day calendar has no data for {y}: enter the official "
+            f"holiday schedule at /admin/calendar"
+            for y in missing
+        ]
     return web.json_response(body)
 
 
@@ -179,22 +211,35 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(settings: Settings, *, database: Database | None = None,
-               roles: frozenset[str] = frozenset(bootstrap.ROLES)) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    roles: frozenset[str] = frozenset(bootstrap.ROLES),
+) -> web.Application:
     """Build the application. `database` lets tests hand in an already-migrated database;
     otherwise the engine is created (and migrated unless disabled) on startup. The services
     are built once (hotline.bootstrap) and the workers of `roles` run with the app (the web
     role's always)."""
     logs.quiet_client_errors()
     registry = CollectorRegistry()
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[
-        _observe_middleware(registry), security_headers])
+    # The largest body any route takes (a form with files); JSON is held to max_body_bytes
+    # by json_body.
+    app = web.Application(
+        client_max_size=settings.upload_max_bytes,
+        middlewares=[_observe_middleware(registry), security_headers],
+    )
     app[SETTINGS] = settings
     app[REGISTRY] = registry
 
     storage = EncryptedCookieStorage(
-        Fernet(session_key(settings)), cookie_name="hotline_session", httponly=True,
-        samesite="Lax", secure=settings.cookie_secure, max_age=int(SESSION_LIFETIME.total_seconds()))
+        Fernet(session_key(settings)),
+        cookie_name="hotline_session",
+        httponly=True,
+        samesite="Lax",
+        secure=settings.cookie_secure,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+    )
     setup_session(app, storage)
     # Inside the session middleware, so an error page still saves the session it touched.
     app.middlewares.append(error_middleware)
@@ -204,16 +249,18 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.middlewares.append(input_middleware)
     app.middlewares.append(csrf_middleware)
 
-    aiohttp_jinja2.setup(app, loader=_template_loader(),
-                         autoescape=jinja2.select_autoescape(["html"]))
+    aiohttp_jinja2.setup(
+        app, loader=_template_loader(), autoescape=jinja2.select_autoescape(["html"])
+    )
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         # Before every feature's context: they find their services here.
         services = await bootstrap.build(settings, db=database)
         app[SERVICES] = services
         app[DB] = services.db
-        app[THROTTLE] = LoginGuard(services.db, settings.login_max_failures,
-                                   settings.login_window_seconds)
+        app[THROTTLE] = LoginGuard(
+            services.db, settings.login_max_failures, settings.login_window_seconds
+        )
         log.info("database ready: %s", services.db.engine.dialect.name)
         running = bootstrap.Running()
         try:
@@ -226,6 +273,13 @@ def create_app(settings: Settings, *, database: Database | None = None,
     app.cleanup_ctx.append(services_ctx)
 
     app.router.add_routes(api.routes)
+    app[api.NAV_STREAMS_CLOSING] = asyncio.Event()
+
+    async def end_nav_streams(app: web.Application) -> None:
+        # on_shutdown runs before the server waits for open requests: end the open streams.
+        app[api.NAV_STREAMS_CLOSING].set()
+
+    app.on_shutdown.append(end_nav_streams)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(pages.routes)
     app.router.add_get("/healthz", healthz)

@@ -9,11 +9,20 @@ from hotline.models import Role
 SHELL_NAV: dict[Role, tuple[NavEntry, ...]] = {
     Role.AGENT: ((10, "/desk", "坐席工作台"), (50, "/units", "承办单位")),
     Role.UNIT_HANDLER: ((10, "/unit", "本单位工单"),),
-    Role.MANAGER: ((10, "/dashboard", "运行监控"), (30, "/units", "承办单位"),
-                   (50, "/audit", "审计日志"), (60, "/login-locks", "登录锁定")),
+    Role.MANAGER: (
+        (10, "/dashboard", "运行监控"),
+        (30, "/units", "承办单位"),
+        (50, "/audit", "审计日志"),
+        (60, "/login-locks", "登录锁定"),
+    ),
     Role.KB_EDITOR: (),
-    Role.ADMIN: ((10, "/admin", "系统管理"), (20, "/units", "承办单位"), (30, "/audit", "审计日志"),
-                 (40, "/login-locks", "登录锁定")),
+    Role.ADMIN: (
+        (10, "/admin", "系统管理"),
+        (20, "/units", "承办单位"),
+        (30, "/audit", "审计日志"),
+        (40, "/login-locks", "登录锁定"),
+        (50, "/admin/calendar", "节假日安排"),
+    ),
 }
 
 

@@ -42,6 +42,7 @@ routes = web.RouteTableDef()
 
 # --- schemas of body dataclasses -----------------------------------------------------------------
 
+
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     out = dict(schema)
     if "type" in out:
@@ -81,8 +82,9 @@ def field_schema(tp: Any, meta: typing.Mapping[str, Any]) -> dict[str, Any]:
     if tp is str:
         schema = {"type": "string", "maxLength": meta.get("max_len", DEFAULT_MAX_LEN)}
         if meta.get("scrub"):
-            schema["description"] = ("free text: NUL becomes a space and a lone surrogate "
-                                     "U+FFFD, instead of a 400")
+            schema["description"] = (
+                "free text: NUL becomes a space and a lone surrogate U+FFFD, instead of a 400"
+            )
         return schema
     raise TypeError(f"no schema for field type {tp!r}")
 
@@ -108,8 +110,11 @@ def dataclass_schema(cls: type) -> dict[str, Any]:
         else:
             required.append(f.name)
         properties[f.name] = schema
-    out: dict[str, Any] = {"type": "object", "properties": properties,
-                           "additionalProperties": False}
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
     if required:
         out["required"] = required
     doc = (cls.__doc__ or "").strip()
@@ -119,6 +124,7 @@ def dataclass_schema(cls: type) -> dict[str, Any]:
 
 
 # --- paths from the router ------------------------------------------------------------------------
+
 
 def _group_patterns(pattern: str) -> dict[str, str]:
     """Each named group's own regex in a compiled route pattern (`(?P<name>regex)`)."""
@@ -139,7 +145,7 @@ def _group_patterns(pattern: str) -> dict[str, str]:
             elif ch == ")":
                 depth -= 1
             i += 1
-        out[m.group(1)] = pattern[m.end():i - 1]
+        out[m.group(1)] = pattern[m.end() : i - 1]
     return out
 
 
@@ -157,8 +163,9 @@ def _path_parameters(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     return params
 
 
-def _request_body(spec: BodySpec, schemas: dict[str, tuple[type, dict[str, Any]]]
-                  ) -> dict[str, Any]:
+def _request_body(
+    spec: BodySpec, schemas: dict[str, tuple[type, dict[str, Any]]]
+) -> dict[str, Any]:
     if spec.cls is None:
         media: dict[str, Any] = {"schema": {"type": "string"}}
     else:
@@ -198,9 +205,12 @@ def document(app: web.Application) -> dict[str, Any]:
         roles = allowed_roles(handler)
         op: dict[str, Any] = {
             "operationId": op_id,
-            "tags": [path[len(API_PREFIX) + 1:].split("/")[0].removesuffix(".json")],
-            "responses": {"2XX": {"description": "success"}, "4XX": _ERROR_REF,
-                          "default": _ERROR_REF},
+            "tags": [path[len(API_PREFIX) + 1 :].split("/")[0].removesuffix(".json")],
+            "responses": {
+                "2XX": {"description": "success"},
+                "4XX": _ERROR_REF,
+                "default": _ERROR_REF,
+            },
         }
         summary = _summary(handler)
         if summary:
@@ -226,24 +236,40 @@ def document(app: web.Application) -> dict[str, Any]:
             "version": _version(),
             "description": (
                 "Work orders, knowledge base, call tracking and administration of the 12345 "
-                "hotline. Every error is `{\"error\": {\"code\", \"message\"}}` with the "
+                'hotline. Every error is `{"error": {"code", "message"}}` with the '
                 "matching status. Text fields refuse NUL and lone surrogates (400) unless "
                 "described otherwise; integers are 32-bit unless bounded otherwise. "
-                "`x-roles` names the roles allowed on each operation."),
+                "`x-roles` names the roles allowed on each operation."
+            ),
         },
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": {"Error": _ERROR_SCHEMA,
-                        **{name: schema for name, (_, schema) in sorted(schemas.items())}},
-            "responses": {"Error": {"description": "the one error shape", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {
+                "Error": _ERROR_SCHEMA,
+                **{name: schema for name, (_, schema) in sorted(schemas.items())},
+            },
+            "responses": {
+                "Error": {
+                    "description": "the one error shape",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+            },
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "an API token hl_... (`hotline users token NAME`)"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "hotline_session",
-                            "description": "a browser session from /login; writes also send "
-                                           "the page's CSRF token as X-CSRF-Token"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API token hl_... (`hotline users token NAME`)",
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "hotline_session",
+                    "description": "a browser session from /login; writes also send "
+                    "the page's CSRF token as X-CSRF-Token",
+                },
             },
         },
         "security": [{"bearer": []}, {"session": []}],
@@ -254,12 +280,17 @@ _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "additionalProperties": False,
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "details": {"type": "object"}},
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
 }
 
 
@@ -277,5 +308,6 @@ async def openapi_json(request: web.Request) -> web.Response:
     maps every internal route and the roles that may call it, which helps an attacker and
     nobody without an account (integrators hold API tokens; citizens only reach the progress
     lookup, through the IVR)."""
-    return web.json_response(document(request.app),
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response(
+        document(request.app), dumps=lambda o: json.dumps(o, ensure_ascii=False)
+    )

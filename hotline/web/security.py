@@ -68,8 +68,9 @@ async def _principal(request: web.Request) -> Principal | None:
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("Authorization must be 'Bearer <token>'",
-                                  zh="Authorization 头须为 Bearer 令牌")
+            raise Unauthenticated(
+                "Authorization must be 'Bearer <token>'", zh="Authorization 头须为 Bearer 令牌"
+            )
         who = await accounts.principal_for_token(db, token.strip())
         if who is None:
             raise Unauthenticated("invalid or revoked API token", zh="API 令牌无效或已被吊销")
@@ -82,6 +83,22 @@ async def _principal(request: web.Request) -> Principal | None:
     if who is None:
         session.invalidate()
     return who
+
+
+async def still_signed_in(request: web.Request, who: Principal) -> bool:
+    """For a response that lasts (a live stream): whether `who`'s session or API token is
+    still valid, so that logout, a password change or a disabled account end it too. Reads
+    only (the response is sent already: nothing may be written to the session now)."""
+    db = request.app[DB]
+    header = request.headers.get("Authorization")
+    if header is not None:
+        now = await accounts.principal_for_token(db, header.strip().partition(" ")[2].strip())
+    else:
+        session_id = (await get_session(request)).get(SESSION_ID)
+        if not isinstance(session_id, str):
+            return False
+        now = await accounts.principal_for_session(db, session_id)
+    return now is not None and now.user_id == who.user_id
 
 
 def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
@@ -100,8 +117,11 @@ def client_address(request: web.Request) -> str:
     networks = request.app[SETTINGS].trusted_networks
     if not networks or not _trusted(peer, networks):
         return peer
-    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
-            if h.strip()]
+    hops = [
+        h.strip()
+        for h in ",".join(request.headers.getall("X-Forwarded-For", ())).split(",")
+        if h.strip()
+    ]
     for hop in reversed(hops):
         if not _trusted(hop, networks):
             try:
@@ -131,15 +151,24 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
         log.error("route %s %s declares no roles; refused", request.method, request.path)
         raise PermissionDenied("this route is not open to anyone", zh="此地址不对任何角色开放")
     if who is None:
-        if (request.path.startswith("/api/") or request.path in MACHINE_PATHS
-                or request.method not in SAFE_METHODS):
+        if (
+            request.path.startswith("/api/")
+            or request.path in MACHINE_PATHS
+            or request.method not in SAFE_METHODS
+        ):
             raise Unauthenticated("log in or send an API token", zh="请先登录")
         raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
     if who.role not in declared:
-        log.warning("user %s (role %s) refused %s %s", who.username, who.role.value,
-                    request.method, request.path)
-        raise PermissionDenied(f"role {who.role.value} may not do this",
-                               zh="您的角色无权执行此操作")
+        log.warning(
+            "user %s (role %s) refused %s %s",
+            who.username,
+            who.role.value,
+            request.method,
+            request.path,
+        )
+        raise PermissionDenied(
+            f"role {who.role.value} may not do this", zh="您的角色无权执行此操作"
+        )
     return await handler(request)
 
 
@@ -148,19 +177,26 @@ async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamRespo
     # Only a request authenticated by a valid bearer token is exempt: a browser never sends one
     # on its own, while a cookie rides along with any cross-site form.
     who = request.get(PRINCIPAL)
-    if (request.method in SAFE_METHODS or (who is not None and who.via_token)
-            or request.match_info.http_exception is not None):
+    if (
+        request.method in SAFE_METHODS
+        or (who is not None and who.via_token)
+        or request.match_info.http_exception is not None
+    ):
         return await handler(request)
     session = await get_session(request)
     expected = session.get(SESSION_CSRF)
     sent = request.headers.get("X-CSRF-Token")
-    if sent is None and request.content_type in ("application/x-www-form-urlencoded",
-                                                 "multipart/form-data"):
+    if sent is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
         form = await request.post()
         value = form.get("_csrf")
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
         log.warning("CSRF check failed for %s %s", request.method, request.path)
-        raise PermissionDenied("missing or wrong CSRF token; reload the page and try again",
-                               zh="页面已过期或表单来源不明，请刷新页面后重试")
+        raise PermissionDenied(
+            "missing or wrong CSRF token; reload the page and try again",
+            zh="页面已过期或表单来源不明，请刷新页面后重试",
+        )
     return await handler(request)

@@ -54,7 +54,12 @@
       button.setAttribute("data-testid", "kb-hit");
       const title = document.createElement("span");
       title.className = "kb-hit-title";
-      title.textContent = hit.title;
+      // Whether the article answers the question on the call or is only related to it.
+      const tier = document.createElement("span");
+      tier.className = "kb-tier " + (hit.tier === "answers" ? "answers" : "related");
+      tier.setAttribute("data-testid", "kb-tier");
+      tier.textContent = hit.tier_label;
+      title.append(tier, document.createTextNode(hit.title));
       const meta = document.createElement("span");
       meta.className = "kb-hit-meta muted";
       meta.textContent = hit.id + (hit.category ? " · " + hit.category : "") + " · " + Math.round(hit.score);
@@ -101,9 +106,14 @@
     hits = data.hits; query = q;
     if (record) recorded.add(q + "\u0000" + category.value);
     renderHits();
-    if (data.notice) setStatus(data.notice.message);
-    else if (!hits.length) setStatus(data.gap_recorded ? "没有找到相关知识（已记录为知识缺口）" : "没有找到相关知识");
-    else setStatus("找到 " + hits.length + " 条" + (data.truncated ? "（查询内容过长，已截断）" : ""));
+    if (!hits.length && data.notice && data.notice.code === "no_answer") {
+      setStatus(data.notice.message + "，请按需创建工单" + (data.gap_recorded ? "（已记录为知识缺口）" : ""));
+    } else if (data.notice) setStatus(data.notice.message);
+    else {
+      const answering = hits.filter((h) => h.tier === "answers").length;
+      setStatus("找到 " + hits.length + " 条，其中可直接答复 " + answering + " 条" +
+        (data.truncated ? "（查询内容过长，已截断）" : ""));
+    }
   }
 
   function settled() {
@@ -116,6 +126,15 @@
     typingTimer = setTimeout(() => search(false), DEBOUNCE_MS);
     settleTimer = setTimeout(settled, SETTLE_MS);
   });
+  // Desk shortcuts (shown by the panel's title): Alt+S to the search box, Alt+U 用此答复.
+  document.addEventListener("keydown", (ev) => {
+    if (!ev.altKey) return;
+    if (ev.key === "s" || ev.key === "S") { ev.preventDefault(); input.focus(); input.select(); }
+    if ((ev.key === "u" || ev.key === "U") && !view.hidden && !useButton.disabled) {
+      ev.preventDefault(); useButton.click();
+    }
+  });
+
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter") {
       ev.preventDefault(); clearTimeout(settleTimer); search(true);
@@ -180,6 +199,9 @@
       await api("POST", "/api/v1/kb/articles/" + encodeURIComponent(current.id) + "/answers",
         { version: current.version, query: query || null, call_id: currentCallId() });
       useStatus.textContent = "已记录：本次来电用 " + current.id + " 答复";
+      // A 受理单 on the same page (the desk) can record the call as answered on the spot.
+      document.dispatchEvent(new CustomEvent("hotline:kb-answer", {
+        detail: { id: current.id, title: current.title, query: query || "" } }));
     } catch (e) {
       useStatus.textContent = "记录失败：" + e.message;
       useButton.disabled = false;

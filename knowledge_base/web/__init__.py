@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hotline.web.keys import SERVICES
 from knowledge_base import wiring
-from knowledge_base.web import api, pages
+from knowledge_base.web import api, learning, pages, vocabulary
 from knowledge_base.web.common import HERE, LIVE_INDEX
 
 __all__ = ["LIVE_INDEX", "setup"]
@@ -22,6 +22,8 @@ __all__ = ["LIVE_INDEX", "setup"]
 def setup(app: web.Application) -> None:
     app.router.add_routes(api.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(learning.routes)
+    app.router.add_routes(vocabulary.routes)
     app.router.add_static("/kb/static", HERE / "static")
     app.cleanup_ctx.append(_live_index_ctx)
 

@@ -25,8 +25,13 @@ SEARCHERS = (Role.AGENT, Role.KB_EDITOR, Role.MANAGER, Role.ADMIN)
 EDITORS = service.EDITORS
 OVERSEERS = service.OVERSEERS
 UPDATE_STATES = ("on_time", "late", "pending", "overdue", "unknown")
-UPDATE_STATE_LABELS_ZH = {"on_time": "按时更新", "late": "超时更新", "pending": "待更新",
-                          "overdue": "已超时未更新", "unknown": "无法判断（缺少日历）"}
+UPDATE_STATE_LABELS_ZH = {
+    "on_time": "按时更新",
+    "late": "超时更新",
+    "pending": "待更新",
+    "overdue": "已超时未更新",
+    "unknown": "无法判断（缺少日历）",
+}
 
 T = TypeVar("T")
 
@@ -36,8 +41,9 @@ async def _synced(request: web.Request) -> None:
     try:
         await request.app[LIVE_INDEX].sync(request.app[DB])
     except Exception:
-        log.exception("knowledge base: applying a change to the index failed; the poller "
-                      "will retry")
+        log.exception(
+            "knowledge base: applying a change to the index failed; the poller will retry"
+        )
 
 
 def _workdays(request: web.Request) -> int:
@@ -49,8 +55,9 @@ def _article_id(request: web.Request) -> str:
     try:
         return service.check_article_id(article_id)
     except InvalidInput:
-        raise NotFound(f"article {article_id[:40]} does not exist",
-                       zh=f"知识条目 {article_id[:40]} 不存在") from None
+        raise NotFound(
+            f"article {article_id[:40]} does not exist", zh=f"知识条目 {article_id[:40]} 不存在"
+        ) from None
 
 
 def _int_id(request: web.Request, name: str, what: str) -> int:

@@ -45,20 +45,35 @@ def _form_to_raw(form: Any) -> dict[str, Any]:
     def lines(name: str) -> list[str]:
         return [x.strip() for x in text(name).splitlines() if x.strip()]
 
-    keywords = [k for part in lines("keywords") for k in
-                part.replace("，", ",").replace("、", ",").split(",") if k.strip()]
-    return {"title": text("title"), "answer": text("answer"), "category": text("category"),
-            "unit": text("unit"), "basis": text("basis"), "time_limit": text("time_limit"),
-            "fee": text("fee"), "contact": text("contact"), "questions": lines("questions"),
-            "materials": lines("materials"), "keywords": keywords,
-            "policy_changed_at": text("policy_changed_at").strip() or None}
+    keywords = [
+        k
+        for part in lines("keywords")
+        for k in part.replace("，", ",").replace("、", ",").split(",")
+        if k.strip()
+    ]
+    return {
+        "title": text("title"),
+        "answer": text("answer"),
+        "category": text("category"),
+        "unit": text("unit"),
+        "basis": text("basis"),
+        "time_limit": text("time_limit"),
+        "fee": text("fee"),
+        "contact": text("contact"),
+        "questions": lines("questions"),
+        "materials": lines("materials"),
+        "keywords": keywords,
+        "policy_changed_at": text("policy_changed_at").strip() or None,
+    }
 
 
 def _form_of(article: Article | None) -> dict[str, str]:
     if article is None:
         return {}
-    values = {f: getattr(article, f) or "" for f in ("title", "answer", "category", "unit",
-                                                     "basis", "time_limit", "fee", "contact")}
+    values = {
+        f: getattr(article, f) or ""
+        for f in ("title", "answer", "category", "unit", "basis", "time_limit", "fee", "contact")
+    }
     values.update({f: "\n".join(getattr(article, f)) for f in ("questions", "materials")})
     values["keywords"] = "、".join(article.keywords)
     values["policy_changed_at"] = fmt(article.policy_changed_at, "%Y-%m-%dT%H:%M")
@@ -66,9 +81,13 @@ def _form_of(article: Article | None) -> dict[str, str]:
 
 
 def _page_context(request: web.Request) -> dict[str, Any]:
-    return {"status_labels": STATUS_LABELS_ZH, "flag_labels": FLAG_KIND_LABELS_ZH,
-            "update_labels": UPDATE_STATE_LABELS_ZH, "field_labels": FIELD_LABELS_ZH,
-            "workdays": _workdays(request)}
+    return {
+        "status_labels": STATUS_LABELS_ZH,
+        "flag_labels": FLAG_KIND_LABELS_ZH,
+        "update_labels": UPDATE_STATE_LABELS_ZH,
+        "field_labels": FIELD_LABELS_ZH,
+        "workdays": _workdays(request),
+    }
 
 
 @routes.get("/kb/editor")
@@ -83,7 +102,9 @@ async def editor_home(request: web.Request) -> web.Response:
         category=(query_text(request, "category") or "")[:50] or None,
         text=(query_text(request, "text") or "")[:100] or None,
         update_state=update if update in UPDATE_STATES else None,
-        limit=100, offset=query_int(request, "offset", 0, 0, 10**9))
+        limit=100,
+        offset=query_int(request, "offset", 0, 0, 10**9),
+    )
     now = utcnow()  # one reading: the states shown are the states filtered on
     rows, total = await service.list_articles(db, who, flt, _workdays(request), now)
     deadlines = {a.id: service.update_deadline(a, _workdays(request), now) for a in rows}
@@ -91,30 +112,58 @@ async def editor_home(request: web.Request) -> web.Response:
     open_flags: dict[str, int] = {}
     for v in flags:
         open_flags[v.flag.article_id] = open_flags.get(v.flag.article_id, 0) + 1
-    attention = []
+    attention: list[tuple[Article, service.UpdateDeadline | None]] = []
     for state in ("overdue", "late", "pending"):
         found, _ = await service.list_articles(
-            db, who, service.ArticleFilter(update_state=state, limit=20), _workdays(request), now)
+            db, who, service.ArticleFilter(update_state=state, limit=20), _workdays(request), now
+        )
         attention.extend((a, service.update_deadline(a, _workdays(request), now)) for a in found)
-    return await page(request, "kb/editor.html", articles=rows, total=total, filters=flt,
-                      deadlines=deadlines, flags=flags, open_flags=open_flags,
-                      attention=attention, gaps=await service.list_gaps(db, limit=10),
-                      categories=await service.categories(db), statuses=ARTICLE_STATUSES,
-                      update_states=UPDATE_STATES, **_page_context(request))
+    return await page(
+        request,
+        "kb/editor.html",
+        articles=rows,
+        total=total,
+        filters=flt,
+        deadlines=deadlines,
+        flags=flags,
+        open_flags=open_flags,
+        attention=attention,
+        gaps=await service.list_gaps(db, limit=10),
+        categories=await service.categories(db),
+        statuses=ARTICLE_STATUSES,
+        update_states=UPDATE_STATES,
+        **_page_context(request),
+    )
 
 
-async def _article_page(request: web.Request, article: Article | None, *, status: int = 200,
-                        error: str | None = None, form: dict[str, str] | None = None,
-                        saved: str | None = None) -> web.Response:
+async def _article_page(
+    request: web.Request,
+    article: Article | None,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    saved: str | None = None,
+) -> web.Response:
     db = request.app[DB]
     versions = await service.list_versions(db, article.id) if article else []
     flags = await service.list_flags(db, None, article.id, limit=100) if article else []
     deadline = service.update_deadline(article, _workdays(request)) if article else None
-    return await page(request, "kb/article_form.html", status=status, article=article,
-                      form=form if form is not None else _form_of(article), error=error,
-                      saved=saved, versions=versions, flags=flags, deadline=deadline,
-                      categories=await service.categories(db), flag_kinds=FLAG_KINDS,
-                      **_page_context(request))
+    return await page(
+        request,
+        "kb/article_form.html",
+        status=status,
+        article=article,
+        form=form if form is not None else _form_of(article),
+        error=error,
+        saved=saved,
+        versions=versions,
+        flags=flags,
+        deadline=deadline,
+        categories=await service.categories(db),
+        flag_kinds=FLAG_KINDS,
+        **_page_context(request),
+    )
 
 
 @routes.get("/kb/editor/new")
@@ -130,9 +179,13 @@ async def editor_create(request: web.Request) -> web.StreamResponse:
     raw = _form_to_raw(form)
     article_id = str(form.get("id", "")).strip() or None
     try:
-        article = await service.create_article(request.app[DB], principal(request).username,
-                                               service.parse_input(raw), article_id,
-                                               str(form.get("note", "")) or None)
+        article = await service.create_article(
+            request.app[DB],
+            principal(request).username,
+            service.parse_input(raw),
+            article_id,
+            str(form.get("note", "")) or None,
+        )
     except DomainError as exc:
         values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         status, message = form_error(exc)
@@ -144,8 +197,7 @@ async def editor_create(request: web.Request) -> web.StreamResponse:
 @routes.get("/kb/editor/{article_id}")
 @allow(*EDITORS)
 async def editor_article(request: web.Request) -> web.Response:
-    article = await service.get_article(request.app[DB], principal(request),
-                                        _article_id(request))
+    article = await service.get_article(request.app[DB], principal(request), _article_id(request))
     return await _article_page(request, article, saved=request.query.get("saved"))
 
 
@@ -162,8 +214,13 @@ async def editor_save(request: web.Request) -> web.StreamResponse:
         base = -1
     try:
         _, changed = await service.update_article(
-            db, who.username, article_id, service.parse_input(_form_to_raw(form)), base,
-            str(form.get("note", "")) or None)
+            db,
+            who.username,
+            article_id,
+            service.parse_input(_form_to_raw(form)),
+            base,
+            str(form.get("note", "")) or None,
+        )
     except (InvalidInput, Conflict) as exc:
         article = await service.get_article(db, who, article_id)
         values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
@@ -221,9 +278,12 @@ async def editor_diff(request: web.Request) -> web.Response:
 @allow(*EDITORS)
 async def editor_resolve_flag(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    flag = await service.resolve_flag(request.app[DB], principal(request),
-                                      _int_id(request, "flag_id", "flag"),
-                                      str(form.get("resolution", "")) or None)
+    flag = await service.resolve_flag(
+        request.app[DB],
+        principal(request),
+        _int_id(request, "flag_id", "flag"),
+        str(form.get("resolution", "")) or None,
+    )
     back = str(form.get("back", ""))
     raise web.HTTPSeeOther(f"/kb/editor/{flag.article_id}" if back == "article" else "/kb/editor")
 
@@ -233,18 +293,27 @@ async def editor_resolve_flag(request: web.Request) -> web.StreamResponse:
 async def gaps_page(request: web.Request) -> web.Response:
     show_all = request.query.get("all") == "1"
     gaps = await service.list_gaps(request.app[DB], include_resolved=show_all, limit=200)
-    return await page(request, "kb/gaps.html", gaps=gaps, show_all=show_all,
-                      can_resolve=principal(request).role in EDITORS, **_page_context(request))
+    return await page(
+        request,
+        "kb/gaps.html",
+        gaps=gaps,
+        show_all=show_all,
+        can_resolve=principal(request).role in EDITORS,
+        **_page_context(request),
+    )
 
 
 @routes.post("/kb/gaps/{gap_id}/resolve")
 @allow(*EDITORS)
 async def gaps_resolve(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    await service.resolve_gap(request.app[DB], principal(request).username,
-                              _int_id(request, "gap_id", "gap"),
-                              str(form.get("article_id", "")).strip() or None,
-                              str(form.get("note", "")) or None)
+    await service.resolve_gap(
+        request.app[DB],
+        principal(request).username,
+        _int_id(request, "gap_id", "gap"),
+        str(form.get("article_id", "")).strip() or None,
+        str(form.get("note", "")) or None,
+    )
     raise web.HTTPSeeOther("/kb/gaps")
 
 
@@ -253,6 +322,10 @@ async def gaps_resolve(request: web.Request) -> web.StreamResponse:
 async def article_page(request: web.Request) -> web.Response:
     who = principal(request)
     article = await service.get_article(request.app[DB], who, _article_id(request))
-    return await page(request, "kb/article.html", article=article,
-                      deadline=service.update_deadline(article, _workdays(request)),
-                      **_page_context(request))
+    return await page(
+        request,
+        "kb/article.html",
+        article=article,
+        deadline=service.update_deadline(article, _workdays(request)),
+        **_page_context(request),
+    )

@@ -42,8 +42,7 @@ class ArticleBody:
     def content(self) -> service.ArticleInput:
         values = dataclasses.asdict(self)
         values.pop("note")
-        return service.parse_input({k: v for k, v in values.items()
-                                    if k in service.INPUT_FIELDS})
+        return service.parse_input({k: v for k, v in values.items() if k in service.INPUT_FIELDS})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,13 +19,17 @@ def shared_file(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"test data {path} is missing: the dispatch tests need the shared folder "
-            f"(../shared/units/) beside the checkout")
+            f"(../shared/units/) beside the checkout"
+        )
     return path
 
 
 def read_cases(path: Path) -> list[RoutingCase]:
-    return [case_from_mapping(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        case_from_mapping(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.fixture(scope="session")

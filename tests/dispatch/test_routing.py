@@ -33,7 +33,10 @@ def top(router: Router, text: str, district: str | None = None, category: str | 
 
 
 def test_packaged_directory_is_the_shared_one() -> None:
-    shared = [unit_from_mapping(raw) for raw in json.loads(shared_file("units.json").read_text(encoding="utf-8"))]
+    shared = [
+        unit_from_mapping(raw)
+        for raw in json.loads(shared_file("units.json").read_text(encoding="utf-8"))
+    ]
     assert load_units() == shared
     assert len(shared) == 60
 
@@ -79,14 +82,18 @@ def test_without_category_quality_degrades_but_stays_useful(router: Router, dev_
 
 
 def test_reasons_are_readable_chinese(router: Router) -> None:
-    best = router.suggest(RoutingRequest("来电人反映公司拖欠工资三个月，老板一直讨薪无果。", None, "劳动就业"))[0]
+    best = router.suggest(
+        RoutingRequest("来电人反映公司拖欠工资三个月，老板一直讨薪无果。", None, "劳动就业")
+    )[0]
     assert best.unit_code == "ZZ-RSJ-JC"
     assert "关键词: 拖欠工资" in best.reasons
     assert "类别: 劳动就业" in best.reasons
 
 
 def test_ranked_best_first_and_limited(router: Router) -> None:
-    suggestions = router.suggest(RoutingRequest("小区停水一天了", "金水区", "供水供电供气"), limit=4)
+    suggestions = router.suggest(
+        RoutingRequest("小区停水一天了", "金水区", "供水供电供气"), limit=4
+    )
     assert len(suggestions) == 4
     assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
     assert suggestions[0].unit_code == "ZZ-ZLS"
@@ -95,7 +102,9 @@ def test_ranked_best_first_and_limited(router: Router) -> None:
     assert router.suggest(RoutingRequest("喂？", None, None)) == []
 
 
-def test_local_request_without_specific_owner_goes_to_the_district_government(router: Router) -> None:
+def test_local_request_without_specific_owner_goes_to_the_district_government(
+    router: Router,
+) -> None:
     text = "小区门口有人长期堆放杂物，影响通行，请求处理。"
     assert top(router, text, "惠济区", "城市管理") == "HJ-GOV"
     # the same request without any location is a municipal matter
@@ -103,12 +112,21 @@ def test_local_request_without_specific_owner_goes_to_the_district_government(ro
 
 
 def test_named_street_office_receives_the_request(router: Router) -> None:
-    assert top(router, "金水区丰产路街道某小区楼道堆满杂物，请求清理。", "金水区", "城市管理") == "JS-FCL"
-    assert top(router, "高新区石佛办事处一处空地长期有人倾倒垃圾。", "高新区", "城市管理") == "GX-SF"
+    assert (
+        top(router, "金水区丰产路街道某小区楼道堆满杂物，请求清理。", "金水区", "城市管理")
+        == "JS-FCL"
+    )
+    assert (
+        top(router, "高新区石佛办事处一处空地长期有人倾倒垃圾。", "高新区", "城市管理") == "GX-SF"
+    )
 
 
-def test_another_street_of_the_district_goes_to_the_government_not_a_listed_office(router: Router) -> None:
-    suggestions = router.suggest(RoutingRequest("金水区杨金路街道某村道路坑洼，请求修补。", "金水区", "城市管理"))
+def test_another_street_of_the_district_goes_to_the_government_not_a_listed_office(
+    router: Router,
+) -> None:
+    suggestions = router.suggest(
+        RoutingRequest("金水区杨金路街道某村道路坑洼，请求修补。", "金水区", "城市管理")
+    )
     codes = [s.unit_code for s in suggestions]
     assert codes[0] == "JS-GOV"
     assert "JS-FCL" not in codes[:3] and "JS-JBL" not in codes[:3]
@@ -122,7 +140,10 @@ def test_district_department_keyword_wins_in_its_district(router: Router) -> Non
 
 def test_municipal_keyword_beats_the_district_default(router: Router) -> None:
     assert top(router, "中原区某路段路灯晚上不亮。", "中原区", "城市管理") == "ZZ-CGJ"
-    assert top(router, "管城回族区一位老人走失，家属请求帮助寻找。", "管城回族区", "公共安全") == "ZZ-GAJ"
+    assert (
+        top(router, "管城回族区一位老人走失，家属请求帮助寻找。", "管城回族区", "公共安全")
+        == "ZZ-GAJ"
+    )
 
 
 def test_units_of_another_district_are_never_suggested_first(router: Router, dev_cases) -> None:
@@ -134,13 +155,17 @@ def test_units_of_another_district_are_never_suggested_first(router: Router, dev
 
 
 def test_district_read_from_the_text(router: Router) -> None:
-    best = router.suggest(RoutingRequest("港区某安置小区门口摊位乱摆，车辆进出困难。", None, "城市管理"))[0]
+    best = router.suggest(
+        RoutingRequest("港区某安置小区门口摊位乱摆，车辆进出困难。", None, "城市管理")
+    )[0]
     assert best.unit_code == "HKG-GOV"
     assert any(r.startswith("属地: 航空港区(据文本)") for r in best.reasons)
 
 
 def test_child_unit_with_the_more_specific_keyword_beats_its_parent(router: Router) -> None:
-    assert top(router, "来电人买了电动自行车，询问去哪里上牌。", None, "机动车驾驶人") == "ZZ-GAJ-CGS"
+    assert (
+        top(router, "来电人买了电动自行车，询问去哪里上牌。", None, "机动车驾驶人") == "ZZ-GAJ-CGS"
+    )
     assert top(router, "来电人询问护照加急办理要多久。", None, "出入境") == "ZZ-GAJ-CRJ"
 
 
@@ -156,7 +181,9 @@ def test_short_agency_names_count(router: Router) -> None:
 def test_history_adds_evidence_but_does_not_override_the_category() -> None:
     units = load_units()
     request = RoutingRequest("来电人反映小区里的快递柜收费太高，超时就扣钱。", None, "市场监管")
-    assert Router.build(units).suggest(request, 1)[0].unit_code == "ZZ-SCJ"  # the only unit of 市场监管
+    assert (
+        Router.build(units).suggest(request, 1)[0].unit_code == "ZZ-SCJ"
+    )  # the only unit of 市场监管
     # near-duplicates that went to a unit outside the category
     history = [PastTicket("小区快递柜超时收费太高，超时就扣钱", None, "市场监管", "ZZ-JTJ")] * 3
     suggestions = Router.build(units, history=history).suggest(request, 5)
@@ -167,11 +194,15 @@ def test_history_adds_evidence_but_does_not_override_the_category() -> None:
 
 def test_history_decides_between_units_of_one_category() -> None:
     units = load_units()
-    request = RoutingRequest("来电人反映某条马路边的排水沟盖板松动，走上去咣当响。", None, "城市管理")
+    request = RoutingRequest(
+        "来电人反映某条马路边的排水沟盖板松动，走上去咣当响。", None, "城市管理"
+    )
     before = Router.build(units).suggest(request, 2)
     router = Router.build(units)
     for _ in range(3):
-        router.add_history(PastTicket("马路边排水沟盖板松动，走上去咣当响，请求更换", None, "城市管理", "ZZ-YLJ"))
+        router.add_history(
+            PastTicket("马路边排水沟盖板松动，走上去咣当响，请求更换", None, "城市管理", "ZZ-YLJ")
+        )
     after = router.suggest(request, 1)[0]
     assert before[0].unit_code != "ZZ-YLJ"
     assert after.unit_code == "ZZ-YLJ"
@@ -179,9 +210,16 @@ def test_history_decides_between_units_of_one_category() -> None:
 
 
 def test_history_transfers_the_role_to_the_request_district() -> None:
-    router = Router.build(load_units(), history=[
-        PastTicket("金水区某小区楼下的快递驿站占用通道堆放包裹", "金水区", "公共安全", "JS-GOV")] * 2)
-    suggestions = router.suggest(RoutingRequest("中原区某小区楼下的快递驿站占用通道堆放包裹", "中原区", "公共安全"), 60)
+    router = Router.build(
+        load_units(),
+        history=[
+            PastTicket("金水区某小区楼下的快递驿站占用通道堆放包裹", "金水区", "公共安全", "JS-GOV")
+        ]
+        * 2,
+    )
+    suggestions = router.suggest(
+        RoutingRequest("中原区某小区楼下的快递驿站占用通道堆放包裹", "中原区", "公共安全"), 60
+    )
     by_code = {s.unit_code: s for s in suggestions}
     assert any(r.startswith("相似历史工单: 2") for r in by_code["ZY-GOV"].reasons)
     assert "JS-GOV" not in by_code  # another district's government is never suggested
@@ -199,10 +237,36 @@ def test_history_rejects_unknown_units() -> None:
 
 def _mini_directory() -> list[UnitProfile]:
     return [
-        UnitProfile("CITY-A", "某市城市管理局", "municipal_bureau", None, None, ("城市管理",), ("路灯",)),
-        UnitProfile("D1-GOV", "某市东区人民政府", "district_government", None, "东区", ("城市管理", "养老"), ("东区",)),
-        UnitProfile("D2-GOV", "某市西区人民政府", "district_government", None, "西区", ("城市管理",), ("西区",)),
-        UnitProfile("D2-S1", "西区河滨街道办事处", "street_office", "D2-GOV", "西区", ("城市管理", "养老"), ("河滨",)),
+        UnitProfile(
+            "CITY-A", "某市城市管理局", "municipal_bureau", None, None, ("城市管理",), ("路灯",)
+        ),
+        UnitProfile(
+            "D1-GOV",
+            "某市东区人民政府",
+            "district_government",
+            None,
+            "东区",
+            ("城市管理", "养老"),
+            ("东区",),
+        ),
+        UnitProfile(
+            "D2-GOV",
+            "某市西区人民政府",
+            "district_government",
+            None,
+            "西区",
+            ("城市管理",),
+            ("西区",),
+        ),
+        UnitProfile(
+            "D2-S1",
+            "西区河滨街道办事处",
+            "street_office",
+            "D2-GOV",
+            "西区",
+            ("城市管理", "养老"),
+            ("河滨",),
+        ),
     ]
 
 
@@ -214,13 +278,23 @@ def test_default_catalogue_rules() -> None:
     # 养老 has no municipal owner; 西区's government does not list it, but its street office does,
     # so 西区 is covered; nothing else is invented
     assert CatalogueRule("养老", "东区", "D1-GOV") in rules
-    assert not any(r.category == "养老" and r.district == "西区" and r.unit_code == "D2-GOV" for r in rules)
+    assert not any(
+        r.category == "养老" and r.district == "西区" and r.unit_code == "D2-GOV" for r in rules
+    )
     assert not any(r.unit_code == "D2-S1" for r in rules)
 
 
 def test_ownerless_category_defaults_to_the_district_government() -> None:
     units = _mini_directory() + [
-        UnitProfile("D3-GOV", "某市北区人民政府", "district_government", None, "北区", ("城市管理",), ("北区",)),
+        UnitProfile(
+            "D3-GOV",
+            "某市北区人民政府",
+            "district_government",
+            None,
+            "北区",
+            ("城市管理",),
+            ("北区",),
+        ),
     ]
     rules = set(default_catalogue(units))
     assert CatalogueRule("养老", "北区", "D3-GOV") in rules
@@ -251,7 +325,9 @@ def test_works_on_another_directory() -> None:
     router = Router.build(_mini_directory())
     assert top(router, "西区河滨街道一处路面塌陷", "西区", "城市管理") == "D2-S1"
     assert top(router, "某条路的路灯坏了", None, "城市管理") == "CITY-A"
-    assert top(router, "东区某小区门口堆放杂物", None, "城市管理") == "D1-GOV"  # district read from the text
+    assert (
+        top(router, "东区某小区门口堆放杂物", None, "城市管理") == "D1-GOV"
+    )  # district read from the text
 
 
 # ------------------------------------------------------------------- evaluation
@@ -269,8 +345,17 @@ def test_evaluation_figures_per_group(router: Router, dev_cases) -> None:
 def test_evaluation_counts_misses() -> None:
     units = load_units()
     router = Router.build(units)
-    wrong = [{"id": "X1", "text": "小区停水了", "district": None, "category": "供水供电供气", "type": "投诉",
-              "expected_unit": "ZZ-MZJ", "acceptable_units": []}]
+    wrong = [
+        {
+            "id": "X1",
+            "text": "小区停水了",
+            "district": None,
+            "category": "供水供电供气",
+            "type": "投诉",
+            "expected_unit": "ZZ-MZJ",
+            "acceptable_units": [],
+        }
+    ]
     result = evaluate_routing(router, wrong)
     assert result["top1"] == 0.0 and result["misses"][0]["id"] == "X1"
     assert result["by_type"]["投诉"] == {"n": 1, "top1": 0.0, "top3": 0.0}

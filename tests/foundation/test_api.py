@@ -9,8 +9,10 @@ from tests.conftest import login
 
 async def table_counts(db):
     async with db.read() as s:
-        return (await s.scalar(select(func.count()).select_from(User)),
-                await s.scalar(select(func.count()).select_from(AuditEntry)))
+        return (
+            await s.scalar(select(func.count()).select_from(User)),
+            await s.scalar(select(func.count()).select_from(AuditEntry)),
+        )
 
 
 def assert_error(body, code):
@@ -20,8 +22,9 @@ def assert_error(body, code):
 
 
 async def admin_token(client, csrf) -> str:
-    resp = await client.post("/api/v1/users/root/tokens", json={"name": "ci"},
-                             headers={"X-CSRF-Token": csrf})
+    resp = await client.post(
+        "/api/v1/users/root/tokens", json={"name": "ci"}, headers={"X-CSRF-Token": csrf}
+    )
     assert resp.status == 201
     return (await resp.json())["token"]
 
@@ -45,30 +48,63 @@ async def test_anonymous_api_calls_get_401(client, accounts):
     assert resp.status == 401
 
 
-@pytest.mark.parametrize("body, content_type, status, code", [
-    (b"{not json", "application/json", 400, "invalid_input"),
-    (b"[1, 2]", "application/json", 400, "invalid_input"),
-    (b'{"username": "x1", "display_name": "x", "password": "long-enough"}', "application/json",
-     400, "invalid_input"),  # role missing
-    (b'{"username": 5, "display_name": "x", "role": "agent", "password": "long-enough"}',
-     "application/json", 400, "invalid_input"),
-    (b'{"username": "x1", "display_name": "x", "role": "pilot", "password": "long-enough"}',
-     "application/json", 400, "invalid_input"),
-    (b'{"username": "x1", "display_name": "x", "role": "agent", "password": "long-enough", '
-     b'"extra": 1}', "application/json", 400, "invalid_input"),
-    (b'{"username": "x1", "display_name": "x", "role": "unit_handler", "password": "long-enough",'
-     b' "unit_code": "NO-SUCH"}', "application/json", 404, "not_found"),
-    (b'{"username": "root", "display_name": "x", "role": "admin", "password": "long-enough"}',
-     "application/json", 409, "conflict"),
-    (b"username=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
-    (b"\xff\xfe", "application/json", 400, "invalid_input"),
-])
-async def test_bad_input_gets_a_clear_error_and_writes_nothing(client, db, accounts, body,
-                                                               content_type, status, code):
+@pytest.mark.parametrize(
+    "body, content_type, status, code",
+    [
+        (b"{not json", "application/json", 400, "invalid_input"),
+        (b"[1, 2]", "application/json", 400, "invalid_input"),
+        (
+            b'{"username": "x1", "display_name": "x", "password": "long-enough"}',
+            "application/json",
+            400,
+            "invalid_input",
+        ),  # role missing
+        (
+            b'{"username": 5, "display_name": "x", "role": "agent", "password": "long-enough"}',
+            "application/json",
+            400,
+            "invalid_input",
+        ),
+        (
+            b'{"username": "x1", "display_name": "x", "role": "pilot", "password": "long-enough"}',
+            "application/json",
+            400,
+            "invalid_input",
+        ),
+        (
+            b'{"username": "x1", "display_name": "x", "role": "agent", "password": "long-enough", '
+            b'"extra": 1}',
+            "application/json",
+            400,
+            "invalid_input",
+        ),
+        (
+            b'{"username": "x1", "display_name": "x", "role": "unit_handler", "password": "long-enough",'
+            b' "unit_code": "NO-SUCH"}',
+            "application/json",
+            404,
+            "not_found",
+        ),
+        (
+            b'{"username": "root", "display_name": "x", "role": "admin", "password": "long-enough"}',
+            "application/json",
+            409,
+            "conflict",
+        ),
+        (b"username=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b"\xff\xfe", "application/json", 400, "invalid_input"),
+    ],
+)
+async def test_bad_input_gets_a_clear_error_and_writes_nothing(
+    client, db, accounts, body, content_type, status, code
+):
     token = await admin_token(client, await login(client, "root"))
     before = await table_counts(db)
-    resp = await client.post("/api/v1/users", data=body, headers={
-        "Content-Type": content_type, "Authorization": f"Bearer {token}"})
+    resp = await client.post(
+        "/api/v1/users",
+        data=body,
+        headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"},
+    )
     assert resp.status == status, await resp.text()
     assert_error(await resp.json(), code)
     assert await table_counts(db) == before
@@ -78,8 +114,11 @@ async def test_oversize_body_is_refused_with_413(client, db, accounts):
     token = await admin_token(client, await login(client, "root"))
     before = await table_counts(db)
     big = json.dumps({"username": "x" * 2_000_000}).encode()
-    resp = await client.post("/api/v1/users", data=big, headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    resp = await client.post(
+        "/api/v1/users",
+        data=big,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
     assert resp.status == 413
     assert_error(await resp.json(), "payload_too_large")
     assert await table_counts(db) == before
@@ -88,8 +127,10 @@ async def test_oversize_body_is_refused_with_413(client, db, accounts):
 async def test_session_api_writes_need_the_csrf_header(client, db, accounts):
     await login(client, "root")
     before = await table_counts(db)
-    resp = await client.post("/api/v1/users", json={"username": "x1", "display_name": "x",
-                                                     "role": "agent", "password": "long-enough"})
+    resp = await client.post(
+        "/api/v1/users",
+        json={"username": "x1", "display_name": "x", "role": "agent", "password": "long-enough"},
+    )
     assert resp.status == 403
     assert await table_counts(db) == before
 
@@ -97,30 +138,42 @@ async def test_session_api_writes_need_the_csrf_header(client, db, accounts):
 async def test_admin_creates_users_over_the_api_with_a_token(client, db, accounts):
     token = await admin_token(client, await login(client, "root"))
     client.session.cookie_jar.clear()
-    resp = await client.post("/api/v1/users", json={
-        "username": "agent9", "display_name": "九号", "role": "agent", "password": "long-enough",
-        "agent_interface": "Local/8009@agents/n", "agent_member_name": "坐席9"},
-        headers={"Authorization": f"Bearer {token}"})
+    resp = await client.post(
+        "/api/v1/users",
+        json={
+            "username": "agent9",
+            "display_name": "九号",
+            "role": "agent",
+            "password": "long-enough",
+            "agent_interface": "Local/8009@agents/n",
+            "agent_member_name": "坐席9",
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert resp.status == 201
     body = await resp.json()
     assert body["role"] == "agent" and body["agent_member_name"] == "坐席9"
-    resp = await client.get("/api/v1/audit?action=user.create&limit=5",
-                            headers={"Authorization": f"Bearer {token}"})
+    resp = await client.get(
+        "/api/v1/audit?action=user.create&limit=5", headers={"Authorization": f"Bearer {token}"}
+    )
     entries = (await resp.json())["entries"]
     assert entries[0]["actor"] == "root" and entries[0]["detail"]["username"] == "agent9"
 
 
-@pytest.mark.parametrize("user, path, status", [
-    ("agent1", "/api/v1/users", 403),
-    ("rsj", "/api/v1/users", 403),
-    ("boss", "/api/v1/users", 403),
-    ("editor", "/api/v1/audit", 403),
-    ("agent1", "/api/v1/audit", 403),
-    ("rsj", "/api/v1/audit", 403),
-    ("rsj", "/metrics", 403),
-    ("boss", "/api/v1/audit", 200),
-    ("boss", "/metrics", 200),
-])
+@pytest.mark.parametrize(
+    "user, path, status",
+    [
+        ("agent1", "/api/v1/users", 403),
+        ("rsj", "/api/v1/users", 403),
+        ("boss", "/api/v1/users", 403),
+        ("editor", "/api/v1/audit", 403),
+        ("agent1", "/api/v1/audit", 403),
+        ("rsj", "/api/v1/audit", 403),
+        ("rsj", "/metrics", 403),
+        ("boss", "/api/v1/audit", 200),
+        ("boss", "/metrics", 200),
+    ],
+)
 async def test_roles_are_checked_on_every_route(client, accounts, user, path, status):
     await login(client, user)
     resp = await client.get(path)
@@ -173,11 +226,17 @@ async def test_metrics_refuses_in_the_json_error_shape(client, accounts):
 async def test_units_import_over_the_api_reports_bad_lines(client, db, accounts):
     token = await admin_token(client, await login(client, "root"))
     bad = '{"code": "Q1", "name": "甲", "kind": "municipal_bureau"}\n{"code": "Q2"}\n'
-    resp = await client.post("/api/v1/units/import", data=bad.encode(),
-                             headers={"Authorization": f"Bearer {token}"})
+    resp = await client.post(
+        "/api/v1/units/import", data=bad.encode(), headers={"Authorization": f"Bearer {token}"}
+    )
     assert resp.status == 400
     body = await resp.json()
-    assert body["error"]["details"]["errors"] == [{"line": 2, "message": "name is required"}]
-    resp = await client.post("/api/v1/units/import?partial=1", data=bad.encode(),
-                             headers={"Authorization": f"Bearer {token}"})
+    assert body["error"]["details"]["errors"] == [
+        {"line": 2, "message": "name is required", "message_zh": "缺少名称"}
+    ]
+    resp = await client.post(
+        "/api/v1/units/import?partial=1",
+        data=bad.encode(),
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert resp.status == 200 and (await resp.json())["created"] == 1

@@ -25,8 +25,23 @@ def test_units_import_users_and_tokens(env, capsys, monkeypatch):
     assert main(["units", "import", str(shared_path("units", "units.json"))]) == 0
     assert "60 created" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
-    assert main(["users", "add", "zhang", "--role", "unit_handler", "--unit", "ZZ-GJJ",
-                 "--name", "张三", "--password-stdin"]) == 0
+    assert (
+        main(
+            [
+                "users",
+                "add",
+                "zhang",
+                "--role",
+                "unit_handler",
+                "--unit",
+                "ZZ-GJJ",
+                "--name",
+                "张三",
+                "--password-stdin",
+            ]
+        )
+        == 0
+    )
     assert "created user zhang (unit_handler, ZZ-GJJ)" in capsys.readouterr().out
     assert main(["users", "token", "zhang"]) == 0
     assert capsys.readouterr().out.startswith("hl_")
@@ -53,8 +68,10 @@ def test_user_errors_exit_2_with_a_message(env, capsys, monkeypatch):
     assert main(["users", "add", "li", "--role", "agent", "--password-stdin"]) == 2
     assert "at least 8 characters" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.StringIO("long-enough-pw\n"))
-    assert main(["users", "add", "li", "--role", "unit_handler", "--unit", "NOPE",
-                 "--password-stdin"]) == 2
+    assert (
+        main(["users", "add", "li", "--role", "unit_handler", "--unit", "NOPE", "--password-stdin"])
+        == 2
+    )
     assert "unit NOPE does not exist" in capsys.readouterr().err
 
 
@@ -64,8 +81,10 @@ def test_feature_commands_are_wired(capsys):
     out = capsys.readouterr().out
     for command in ("kb", "dispatch", "ami", "sla"):
         assert command in out
-    assert main(["sla", "report", "--ami-capture", str(shared_path("ami-traces", "calm")),
-                 "--json"]) == 0
+    assert (
+        main(["sla", "report", "--ami-capture", str(shared_path("ami-traces", "calm")), "--json"])
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     expected = json.loads(shared_path("ami-traces", "calm", "expected.json").read_text())
     assert report["connect_rate"] == expected["connect_rate"]

@@ -56,8 +56,10 @@ def test_unknown_environment_variable_is_named(env, capsys, monkeypatch):
 def test_bad_log_level_lists_the_allowed_ones(env, capsys, monkeypatch):
     monkeypatch.setenv("HOTLINE_LOG_LEVEL", "verbose")
     assert main(["db", "current"]) == 2
-    assert "'verbose' is not a log level; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL" \
+    assert (
+        "'verbose' is not a log level; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
         in one_line(capsys)
+    )
 
 
 def test_config_file_that_does_not_parse(env, capsys):
@@ -84,8 +86,10 @@ def free_port() -> int:
 
 def test_database_down(env, capsys, monkeypatch):
     # Nothing listens on a port just freed: connection refused, at once.
-    monkeypatch.setenv("HOTLINE_DATABASE_URL",
-                       f"postgresql+asyncpg://hotline:s3cret@127.0.0.1:{free_port()}/hotline")
+    monkeypatch.setenv(
+        "HOTLINE_DATABASE_URL",
+        f"postgresql+asyncpg://hotline:s3cret@127.0.0.1:{free_port()}/hotline",
+    )
     assert main(["db", "upgrade"]) == 1
     err = one_line(capsys)
     assert "cannot connect to the database postgresql+asyncpg://hotline:***@127.0.0.1" in err
@@ -107,11 +111,22 @@ def test_database_missing(env, capsys, monkeypatch):
 
 def run_serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    clean.update({"HOTLINE_DATA_DIR": str(tmp_path / "var"),
-                  "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db",
-                  "PYTHONPATH": str(ROOT)}, **env)
-    return subprocess.run([sys.executable, "-m", "hotline", "serve", *args], cwd=tmp_path,
-                          env=clean, capture_output=True, text=True, timeout=120)
+    clean.update(
+        {
+            "HOTLINE_DATA_DIR": str(tmp_path / "var"),
+            "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db",
+            "PYTHONPATH": str(ROOT),
+        },
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", "serve", *args],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -136,8 +151,12 @@ def test_serve_port_in_use_stops_before_touching_the_database(tmp_path):
 
 
 def test_serve_with_the_database_down(tmp_path):
-    result = run_serve(tmp_path, "--port", str(free_port()),
-                       HOTLINE_DATABASE_URL=f"postgresql+asyncpg://x@127.0.0.1:{free_port()}/x")
+    result = run_serve(
+        tmp_path,
+        "--port",
+        str(free_port()),
+        HOTLINE_DATABASE_URL=f"postgresql+asyncpg://x@127.0.0.1:{free_port()}/x",
+    )
     assert result.returncode == 1
     assert "cannot connect to the database" in assert_one_line(result)
 

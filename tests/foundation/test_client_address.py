@@ -20,7 +20,8 @@ def request(peer: str | None, trusted: str = "", forwarded: list[str] | None = N
     app[SETTINGS] = Settings(trusted_proxies=trusted)
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda name, default=None: (
-        (peer, 51000) if name == "peername" and peer is not None else default)
+        (peer, 51000) if name == "peername" and peer is not None else default
+    )
     headers = CIMultiDict(("X-Forwarded-For", value) for value in forwarded or [])
     return make_mocked_request("GET", "/", headers=headers, app=app, transport=transport)
 
@@ -30,14 +31,12 @@ def test_without_trusted_proxies_the_peer_is_the_client() -> None:
 
 
 def test_a_peer_that_is_not_a_trusted_proxy_cannot_name_another_client() -> None:
-    assert client_address(request("198.51.100.7", "10.0.0.0/8",
-                                  ["203.0.113.1"])) == "198.51.100.7"
+    assert client_address(request("198.51.100.7", "10.0.0.0/8", ["203.0.113.1"])) == "198.51.100.7"
 
 
 def test_behind_a_trusted_proxy_the_nearest_untrusted_hop_is_the_client() -> None:
     # The client wrote "1.2.3.4" itself; our two proxies appended the real hops.
-    r = request("10.0.0.2", "10.0.0.0/8, 192.168.5.1",
-                ["1.2.3.4, 203.0.113.9", "192.168.5.1"])
+    r = request("10.0.0.2", "10.0.0.0/8, 192.168.5.1", ["1.2.3.4, 203.0.113.9", "192.168.5.1"])
     assert client_address(r) == "203.0.113.9"
 
 

@@ -16,8 +16,10 @@ def test_defaults_are_the_seed_policy_and_a_sqlite_file():
 
 def test_toml_then_environment_override(tmp_path: Path):
     cfg = tmp_path / "hotline.toml"
-    cfg.write_text('port = 9000\ndatabase_url = "postgresql+asyncpg://u@h/db"\n'
-                   '[ami]\nhost = "pbx.local"\nport = 5039\n[policy]\nconnect_rate_target = 0.85\n')
+    cfg.write_text(
+        'port = 9000\ndatabase_url = "postgresql+asyncpg://u@h/db"\n'
+        '[ami]\nhost = "pbx.local"\nport = 5039\n[policy]\nconnect_rate_target = 0.85\n'
+    )
     s = load_settings(cfg, environ={"HOTLINE_PORT": "9100", "HOTLINE_AMI_SECRET": "s3cret"})
     assert s.port == 9100
     assert s.database_url.startswith("postgresql+asyncpg://")
@@ -29,27 +31,35 @@ def test_toml_then_environment_override(tmp_path: Path):
 def test_work_order_terms_and_pump_interval_come_from_the_policy_table(tmp_path: Path):
     assert Policy().office_hours == (dt.time(9, 0), dt.time(17, 0))
     cfg = tmp_path / "hotline.toml"
-    cfg.write_text('[policy]\noffice_opens = "08:30"\noffice_closes = "17:30"\n'
-                   'consult_deadline_workdays = 2\ncallback_workdays = 3\n'
-                   'urgent_remind_share = 0.5\nfollowup_pump_seconds = 5\n')
+    cfg.write_text(
+        '[policy]\noffice_opens = "08:30"\noffice_closes = "17:30"\n'
+        "consult_deadline_workdays = 2\ncallback_workdays = 3\n"
+        "urgent_remind_share = 0.5\nfollowup_pump_seconds = 5\n"
+    )
     p = load_settings(cfg, environ={}).policy
     assert p.office_hours == (dt.time(8, 30), dt.time(17, 30))
     assert (p.consult_deadline_workdays, p.help_deadline_workdays) == (2, 3)
     assert (p.callback_workdays, p.urgent_remind_share, p.followup_pump_seconds) == (3, 0.5, 5.0)
-    for bad, message in (('office_opens = "17:00"', "before"), ('office_closes = "5pm"', "times"),
-                         ("followup_pump_seconds = 0", "followup_pump_seconds")):
+    for bad, message in (
+        ('office_opens = "17:00"', "before"),
+        ('office_closes = "5pm"', "times"),
+        ("followup_pump_seconds = 0", "followup_pump_seconds"),
+    ):
         cfg.write_text(f"[policy]\n{bad}\n")
         with pytest.raises(ConfigError, match=message):
             load_settings(cfg, environ={})
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"HOTLINE_PORT": "eighty"}, "port"),
-    ({"HOTLINE_PORT": "70000"}, "port"),
-    ({"HOTLINE_CONNECT_RATE_TARGET": "1.5"}, "connect_rate_target"),
-    ({"HOTLINE_DATABASE_URL": "mysql://x"}, "database_url"),
-    ({"HOTLINE_AMI_ENABLED": "perhaps"}, "ami.enabled"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"HOTLINE_PORT": "eighty"}, "port"),
+        ({"HOTLINE_PORT": "70000"}, "port"),
+        ({"HOTLINE_CONNECT_RATE_TARGET": "1.5"}, "connect_rate_target"),
+        ({"HOTLINE_DATABASE_URL": "mysql://x"}, "database_url"),
+        ({"HOTLINE_AMI_ENABLED": "perhaps"}, "ami.enabled"),
+    ],
+)
 def test_bad_values_name_the_setting(env, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(environ=env)

@@ -16,6 +16,7 @@ from hotline.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from hotline.web.nav import NAV
 from tests.conftest import browser_login
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -28,8 +29,12 @@ def demo_server(tmp_path_factory):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     log = open(data / "demo.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "hotline", "demo", "--data-dir", str(data),
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "demo", "--data-dir", str(data), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -70,13 +75,17 @@ def open_desk_stream(url: str, username: str, password: str) -> Any:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(url + "/login", timeout=10).read().decode()
     csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    opener.open(url + "/login", data=urlencode({"username": username, "password": password,
-                                                "_csrf": csrf}).encode(), timeout=10).read()
+    opener.open(
+        url + "/login",
+        data=urlencode({"username": username, "password": password, "_csrf": csrf}).encode(),
+        timeout=10,
+    ).read()
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    conn.request("GET", "/api/v1/calls/pops", headers={"Cookie": cookie,
-                                                        "Accept": "text/event-stream"})
+    conn.request(
+        "GET", "/api/v1/calls/pops", headers={"Cookie": cookie, "Accept": "text/event-stream"}
+    )
     resp = conn.getresponse()
     assert resp.status == 200 and resp.readline().startswith(b"event: status")
     return conn
@@ -114,10 +123,11 @@ async def test_demo_shows_live_calls_from_its_embedded_pbx(demo_server, browser)
     assert "embedded demo PBX" in log.read_text()
     page = await browser_login(browser, url, "manager", DEMO_PASSWORD)
     assert page.url == url + "/dashboard"
-    await expect(page.locator("[data-testid=board-status]")).to_contain_text("已连接", timeout=15000)
+    await expect(page.locator("[data-testid=board-status]")).to_contain_text(
+        "已连接", timeout=15000
+    )
     await expect(page.locator("[data-testid=agents] tr")).to_have_count(3, timeout=15000)
     names = await page.locator("[data-testid=agents] tr td:first-child").all_inner_texts()
     assert sorted(names) == ["坐席1", "坐席2", "坐席3"]
     await expect(page.locator("[data-testid=metrics-summary] tr")).to_have_count(3, timeout=15000)
     await page.context.close()
-

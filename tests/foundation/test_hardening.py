@@ -30,7 +30,9 @@ async def test_pages_and_api_answers_are_not_cached_and_carry_a_csp(client, acco
     assert resp.status == 200 and resp.headers.get("Cache-Control") != "no-store"
 
 
-@pytest.mark.skipif(bool(PG_URL), reason="the file mode is SQLite's; PostgreSQL keeps its own files")
+@pytest.mark.skipif(
+    bool(PG_URL), reason="the file mode is SQLite's; PostgreSQL keeps its own files"
+)
 async def test_the_sqlite_file_is_owner_only(tmp_path):
     db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'h.db'}")
     async with db.write() as s:
@@ -49,8 +51,9 @@ async def test_the_sqlite_file_is_owner_only(tmp_path):
 
 async def test_failed_statements_never_show_their_parameters(db, caplog):
     secret = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$very-secret-hash"
-    row = dict(username="dup", display_name="举报人王五", role="admin", password_hash=secret,
-               active=True)
+    row = dict(
+        username="dup", display_name="举报人王五", role="admin", password_hash=secret, active=True
+    )
     async with db.write() as s:
         await s.execute(insert(User).values(**row))
     with pytest.raises(IntegrityError) as failure:
@@ -89,8 +92,11 @@ def test_log_lines_cannot_be_forged_and_keep_no_query_strings(capsys, root_loggi
     logger = logging.getLogger("aiohttp.access.test")
     logger.addHandler(Keep())
     logger.setLevel(logging.INFO)
-    request = make_mocked_request("GET", "/api/v1/tickets?phone=13812345678",
-                                  headers={"Referer": "http://x/tickets/new?phone=13812345678"})
+    request = make_mocked_request(
+        "GET",
+        "/api/v1/tickets?phone=13812345678",
+        headers={"Referer": "http://x/tickets/new?phone=13812345678"},
+    )
 
     class Response:
         status = 200

@@ -13,13 +13,21 @@ from hotline.accounts import NewUser, create_user, issue_token
 from hotline.db import Database, utcnow
 from hotline.models import ApiToken, Role, User
 
-ROW = (select(ApiToken.id, ApiToken.created_at, ApiToken.revoked_at, User.active, User.role)
-       .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
+ROW = (
+    select(ApiToken.id, ApiToken.created_at, ApiToken.revoked_at, User.active, User.role)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
 
 
 async def _token(db: Database) -> str:
-    await create_user(db, "test", NewUser(username="a1", display_name="坐席一", role=Role.AGENT,
-                                          password="correct-horse-battery"))
+    await create_user(
+        db,
+        "test",
+        NewUser(
+            username="a1", display_name="坐席一", role=Role.AGENT, password="correct-horse-battery"
+        ),
+    )
     return await issue_token(db, "test", "a1", "bench")
 
 

@@ -17,8 +17,9 @@ async def proxied(aiohttp_client: Any, settings: Any, db: Any) -> Any:
     """The app behind a reverse proxy on 127.0.0.1 (the test client's address)."""
     from hotline.web.app import create_app
 
-    return await aiohttp_client(create_app(settings.replace(trusted_proxies="127.0.0.1"),
-                                           database=db))
+    return await aiohttp_client(
+        create_app(settings.replace(trusted_proxies="127.0.0.1"), database=db)
+    )
 
 
 async def attempt(client: Any, username: str, password: str, address: str | None) -> int:
@@ -26,9 +27,12 @@ async def attempt(client: Any, username: str, password: str, address: str | None
     page = await client.get("/login")
     csrf = CSRF_RE.search(await page.text()).group(1)
     headers = {"X-Forwarded-For": f"203.0.113.9, {address}"} if address else {}
-    resp = await client.post("/login", data={"username": username, "password": password,
-                                             "_csrf": csrf}, headers=headers,
-                             allow_redirects=False)
+    resp = await client.post(
+        "/login",
+        data={"username": username, "password": password, "_csrf": csrf},
+        headers=headers,
+        allow_redirects=False,
+    )
     return resp.status
 
 
@@ -47,8 +51,9 @@ async def test_a_guessing_address_locks_the_account_only_for_itself(proxied, acc
     page = await (await proxied.get("/login-locks")).text()
     assert attacker in page and "解锁" in page
     csrf = CSRF_RE.search(page).group(1)
-    resp = await proxied.post("/login-locks/unlock", data={"_csrf": csrf, "username": "root",
-                                                            "address": attacker})
+    resp = await proxied.post(
+        "/login-locks/unlock", data={"_csrf": csrf, "username": "root", "address": attacker}
+    )
     assert resp.status == 200 and "已解锁 root" in await resp.text()
     assert (await (await proxied.get("/api/v1/login-locks")).json())["locks"] == []
     assert await attempt(proxied, "root", PASSWORD, attacker) == 303
@@ -67,12 +72,14 @@ async def test_the_unlock_api_is_for_managers_and_admins(proxied, accounts):
         await attempt(proxied, "editor", "wrong-password", "198.51.100.7")
     assert await attempt(proxied, "editor", PASSWORD, "198.51.100.7") == 429
     csrf = await login(proxied, "agent1")
-    resp = await proxied.post("/api/v1/login-locks/unlock", json={"username": "editor"},
-                              headers={"X-CSRF-Token": csrf})
+    resp = await proxied.post(
+        "/api/v1/login-locks/unlock", json={"username": "editor"}, headers={"X-CSRF-Token": csrf}
+    )
     assert resp.status == 403
     csrf = await login(proxied, "root")
-    resp = await proxied.post("/api/v1/login-locks/unlock", json={"username": "editor"},
-                              headers={"X-CSRF-Token": csrf})
+    resp = await proxied.post(
+        "/api/v1/login-locks/unlock", json={"username": "editor"}, headers={"X-CSRF-Token": csrf}
+    )
     assert resp.status == 200 and (await resp.json())["failures_forgotten"] == 5
     assert await attempt(proxied, "editor", PASSWORD, "198.51.100.7") == 303
 

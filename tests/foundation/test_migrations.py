@@ -65,16 +65,25 @@ async def test_append_only_tables_refuse_update_delete_and_truncate(db, units):
     from dispatch.tickets import TicketType
     from hotline.auth import Principal
     from hotline.models import Role
-    from hotline.telephony.models import AmiEventRow, CallbackAttempt, MissedCallback
+    from calls.models import AmiEventRow, CallbackAttempt, MissedCallback
 
     agent = Principal(1, "agent1", "agent1", Role.AGENT)
-    await TicketService(db).create(agent, NewTicket(
-        content="路灯不亮，晚上走路看不清", type=TicketType.HELP, caller_phone="13812345678"))
+    await TicketService(db).create(
+        agent,
+        NewTicket(
+            content="路灯不亮，晚上走路看不清", type=TicketType.HELP, caller_phone="13812345678"
+        ),
+    )
     async with db.write() as s:
         s.add(AmiEventRow(source="pbx:5038", received_at=1.0, name="Newchannel", headers="{}"))
-        missed = MissedCallback(caller="13812345678", first_uniqueid="1.1", last_uniqueid="1.1",
-                            first_missed_ts=1.0, last_missed_ts=1.0,
-                            first_missed_at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+        missed = MissedCallback(
+            caller="13812345678",
+            first_uniqueid="1.1",
+            last_uniqueid="1.1",
+            first_missed_ts=1.0,
+            last_missed_ts=1.0,
+            first_missed_at=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc),
+        )
         s.add(missed)
         await s.flush()
         s.add(CallbackAttempt(callback_id=missed.id, outcome="no_answer", agent="agent1"))

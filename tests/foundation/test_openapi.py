@@ -59,8 +59,9 @@ async def test_the_document_is_valid_openapi_3_1_and_lists_every_api_route(clien
         names = re.findall(r"\{(\w+)\}", path)
         assert [p["name"] for p in op.get("parameters", [])] == names, (method, path)
         roles = allowed_roles(handler)
-        assert op["x-roles"] == (["public"] if roles == "public"
-                                 else sorted(r.value for r in roles)), (method, path)
+        assert op["x-roles"] == (
+            ["public"] if roles == "public" else sorted(r.value for r in roles)
+        ), (method, path)
         assert ("requestBody" in op) == (declared_body(handler) is not None), (method, path)
     listed = {(p, m) for p, ops in doc["paths"].items() for m in ops}
     assert listed == {(p, m) for p, m, _ in routes}
@@ -96,13 +97,21 @@ async def test_body_schemas_carry_types_lengths_enums_and_required_fields(client
     assert props["urgency"]["default"] == Urgency.NORMAL.value
     assert props["confidential"] == {"type": "boolean", "default": False}
     assert props["category"] == {"type": ["string", "null"], "maxLength": 50, "default": None}
-    assert props["assisting_units"] == {"type": "array", "maxItems": 1000, "default": [],
-                                        "items": {"type": "string", "maxLength": 32}}
+    assert props["assisting_units"] == {
+        "type": "array",
+        "maxItems": 1000,
+        "default": [],
+        "items": {"type": "string", "maxLength": 32},
+    }
 
     body, note = body_of("/api/v1/tickets/{number}/sign")
     assert body["required"] is False and "required" not in note
-    assert note["properties"]["version"] == {"type": ["integer", "null"], "minimum": INT32_MIN,
-                                             "maximum": INT32_MAX, "default": None}
+    assert note["properties"]["version"] == {
+        "type": ["integer", "null"],
+        "minimum": INT32_MIN,
+        "maximum": INT32_MAX,
+        "default": None,
+    }
     sign = doc["paths"]["/api/v1/tickets/{number}/sign"]["post"]
     assert sign["parameters"][0]["schema"]["pattern"] == r"^(?:\d{8}-\d{4,6})$"
     assert sign["x-roles"] == ["unit_handler"]

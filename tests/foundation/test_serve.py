@@ -31,8 +31,14 @@ def free_port() -> int:
 
 
 def hotline(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hotline", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 class Browser:
@@ -52,8 +58,9 @@ class Browser:
     def login(self, username: str, password: str) -> int:
         _, page = self.get("/login")
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-        data = urllib.parse.urlencode({"username": username, "password": password,
-                                       "_csrf": csrf}).encode()
+        data = urllib.parse.urlencode(
+            {"username": username, "password": password, "_csrf": csrf}
+        ).encode()
         try:
             with self.opener.open(self.base + "/login", data=data, timeout=10) as resp:
                 return resp.status
@@ -64,20 +71,40 @@ class Browser:
 def test_serve_upgrade_users_password_and_gaps_as_commands(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update({"HOTLINE_DATA_DIR": str(tmp_path / "var"), "PYTHONPATH": str(ROOT),
-                "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db",
-                "HOTLINE_PORT": str(port)})
+    env.update(
+        {
+            "HOTLINE_DATA_DIR": str(tmp_path / "var"),
+            "PYTHONPATH": str(ROOT),
+            "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db",
+            "HOTLINE_PORT": str(port),
+        }
+    )
     assert hotline(env, "db", "upgrade").returncode == 0
     current = hotline(env, "db", "current").stdout.strip()
     assert current and "0006" in current
     assert hotline(env, "units", "import", str(shared_path("units", "units.json"))).returncode == 0
-    added = hotline(env, "users", "add", "agent7", "--role", "agent", "--name", "坐席七",
-                    "--password-stdin", stdin="first-password\n")
+    added = hotline(
+        env,
+        "users",
+        "add",
+        "agent7",
+        "--role",
+        "agent",
+        "--name",
+        "坐席七",
+        "--password-stdin",
+        stdin="first-password\n",
+    )
     assert added.returncode == 0, added.stderr
     assert hotline(env, "kb", "import", str(shared_path("kb", "articles.jsonl"))).returncode == 0
 
-    server = subprocess.Popen([sys.executable, "-m", "hotline", "serve"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -93,12 +120,15 @@ def test_serve_upgrade_users_password_and_gaps_as_commands(tmp_path):
 
         desk = Browser(base)
         assert desk.login("agent7", "first-password") == 200
-        status, _ = desk.get("/api/v1/kb/search?q=%E6%9A%96%E6%B0%94%E4%B8%8D%E7%83%AD&phone=13812345678")
+        status, _ = desk.get(
+            "/api/v1/kb/search?q=%E6%9A%96%E6%B0%94%E4%B8%8D%E7%83%AD&phone=13812345678"
+        )
         assert status == 200
         assert desk.get("/api/v1/me")[0] == 200
         # The CLI is another process: the server sees the change on its next request.
-        changed = hotline(env, "users", "password", "agent7", "--password-stdin",
-                          stdin="second-password\n")
+        changed = hotline(
+            env, "users", "password", "agent7", "--password-stdin", stdin="second-password\n"
+        )
         assert changed.returncode == 0 and "sessions ended" in changed.stdout
         assert desk.get("/api/v1/me")[0] == 401
         assert Browser(base).login("agent7", "second-password") == 200

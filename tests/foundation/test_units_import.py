@@ -58,17 +58,19 @@ async def test_partial_import_takes_good_rows_and_reports_the_rest(db: Database)
 
 
 async def test_jsonl_and_unknown_parent_and_broken_json():
-    good = ('{"code": "A", "name": "甲", "kind": "municipal_bureau", "parent": "Z"}\n'
-            'not json\n')
+    good = '{"code": "A", "name": "甲", "kind": "municipal_bureau", "parent": "Z"}\nnot json\n'
     records, errors = parse_units_file(good)
     assert [r.code for _, r in records] == ["A"]
     assert [(e.line, e.message.startswith("invalid JSON")) for e in errors] == [(2, True)]
-    _, errors = parse_units_file('[\n{"code": "A", "name": "甲", "kind": "municipal_bureau"},\n{"code": \n')
+    _, errors = parse_units_file(
+        '[\n{"code": "A", "name": "甲", "kind": "municipal_bureau"},\n{"code": \n'
+    )
     assert errors and errors[0].line == 3
 
 
 async def test_unknown_parent_rejects_the_file(db: Database):
     with pytest.raises(ImportRejected, match="1 bad row"):
-        await import_units(db, "test", '{"code": "A", "name": "甲", "kind": "municipal_bureau", '
-                                       '"parent": "Z"}\n')
+        await import_units(
+            db, "test", '{"code": "A", "name": "甲", "kind": "municipal_bureau", "parent": "Z"}\n'
+        )
     assert await count(db, Unit) == 0

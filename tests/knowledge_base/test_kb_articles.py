@@ -41,27 +41,44 @@ async def test_create_edit_publish_retire_with_versions_and_diff(client, account
     assert a["id"] == "KB-0001" and a["status"] == "draft" and a["version"] == 1
     assert a["materials"] == ARTICLE["materials"] and a["created_by"] == "editor"
 
-    resp = await client.put(f"/api/v1/kb/articles/{a['id']}", headers=editor, json={
-        **ARTICLE, "fee": "不收费", "materials": ["本人居民身份证", "租房合同或房产证"],
-        "base_version": 1, "note": "材料调整"})
+    resp = await client.put(
+        f"/api/v1/kb/articles/{a['id']}",
+        headers=editor,
+        json={
+            **ARTICLE,
+            "fee": "不收费",
+            "materials": ["本人居民身份证", "租房合同或房产证"],
+            "base_version": 1,
+            "note": "材料调整",
+        },
+    )
     assert resp.status == 200, await resp.text()
     edited = await resp.json()
     assert edited["version"] == 2 and edited["changed"] is True and edited["status"] == "draft"
 
     # Saving identical content writes no version.
-    resp = await client.put(f"/api/v1/kb/articles/{a['id']}", headers=editor, json={
-        **ARTICLE, "fee": "不收费", "materials": ["本人居民身份证", "租房合同或房产证"],
-        "base_version": 2})
+    resp = await client.put(
+        f"/api/v1/kb/articles/{a['id']}",
+        headers=editor,
+        json={
+            **ARTICLE,
+            "fee": "不收费",
+            "materials": ["本人居民身份证", "租房合同或房产证"],
+            "base_version": 2,
+        },
+    )
     assert (await resp.json())["changed"] is False
 
     # A stale base version is refused: someone else saved in between.
-    resp = await client.put(f"/api/v1/kb/articles/{a['id']}", headers=editor,
-                            json={**ARTICLE, "base_version": 1})
+    resp = await client.put(
+        f"/api/v1/kb/articles/{a['id']}", headers=editor, json={**ARTICLE, "base_version": 1}
+    )
     assert resp.status == 409
     assert (await resp.json())["error"]["code"] == "conflict"
 
-    resp = await client.post(f"/api/v1/kb/articles/{a['id']}/publish", headers=editor,
-                             json={"note": "审核通过"})
+    resp = await client.post(
+        f"/api/v1/kb/articles/{a['id']}/publish", headers=editor, json={"note": "审核通过"}
+    )
     published = await resp.json()
     assert published["status"] == "published" and published["version"] == 3
     assert published["published_at"]
@@ -71,10 +88,15 @@ async def test_create_edit_publish_retire_with_versions_and_diff(client, account
     resp = await client.post(f"/api/v1/kb/articles/{a['id']}/retire", headers=editor)
     assert (await resp.json())["status"] == "retired"
 
-    versions = (await (await client.get(f"/api/v1/kb/articles/{a['id']}/versions")).json())
-    assert [(v["version"], v["action"], v["status"], v["author"]) for v in versions["versions"]] == [
-        (4, "retire", "retired", "editor"), (3, "publish", "published", "editor"),
-        (2, "edit", "draft", "editor"), (1, "create", "draft", "editor")]
+    versions = await (await client.get(f"/api/v1/kb/articles/{a['id']}/versions")).json()
+    assert [
+        (v["version"], v["action"], v["status"], v["author"]) for v in versions["versions"]
+    ] == [
+        (4, "retire", "retired", "editor"),
+        (3, "publish", "published", "editor"),
+        (2, "edit", "draft", "editor"),
+        (1, "create", "draft", "editor"),
+    ]
     assert versions["versions"][2]["note"] == "材料调整"
 
     old = await (await client.get(f"/api/v1/kb/articles/{a['id']}/versions/1")).json()
@@ -104,8 +126,9 @@ async def test_auto_ids_explicit_ids_and_validation(client, accounts):
     editor = await as_user(client, "editor")
     assert (await create(client, editor, id="KB-0100"))["id"] == "KB-0100"
     assert (await create(client, editor))["id"] == "KB-0101"
-    resp = await client.post("/api/v1/kb/articles", headers=editor,
-                             json={**ARTICLE, "id": "KB-0100"})
+    resp = await client.post(
+        "/api/v1/kb/articles", headers=editor, json={**ARTICLE, "id": "KB-0100"}
+    )
     assert resp.status == 409
     bad_cases = [
         ({"title": "  "}, "title is required"),
@@ -120,31 +143,40 @@ async def test_auto_ids_explicit_ids_and_validation(client, accounts):
         resp = await client.post("/api/v1/kb/articles", headers=editor, json={**ARTICLE, **change})
         assert resp.status == 400, change
         assert message in (await resp.json())["error"]["message"], change
-    resp = await client.post("/api/v1/kb/articles", headers=editor, data="{not json",
-                             skip_auto_headers=["Content-Type"],
-                             )
+    resp = await client.post(
+        "/api/v1/kb/articles",
+        headers=editor,
+        data="{not json",
+        skip_auto_headers=["Content-Type"],
+    )
     assert resp.status == 415
     assert (await resp.json())["error"]["code"] == "unsupported_media_type"
-    resp = await client.post("/api/v1/kb/articles", data="{not json",
-                             headers={**editor, "Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/v1/kb/articles",
+        data="{not json",
+        headers={**editor, "Content-Type": "application/json"},
+    )
     assert resp.status == 400
     assert "malformed JSON" in (await resp.json())["error"]["message"]
 
 
 async def test_unknown_articles_are_404_everywhere(client, accounts):
     editor = await as_user(client, "editor")
-    for method, path in [("GET", "/api/v1/kb/articles/KB-9999"),
-                         ("GET", "/api/v1/kb/articles/KB-9999/versions"),
-                         ("GET", "/api/v1/kb/articles/KB-9999/diff"),
-                         ("POST", "/api/v1/kb/articles/KB-9999/publish"),
-                         ("POST", "/api/v1/kb/articles/KB-9999/retire"),
-                         ("GET", "/api/v1/kb/articles/..%2F..%2Fetc"),
-                         ("GET", "/kb/editor/KB-9999"),
-                         ("GET", "/kb/articles/KB-9999")]:
+    for method, path in [
+        ("GET", "/api/v1/kb/articles/KB-9999"),
+        ("GET", "/api/v1/kb/articles/KB-9999/versions"),
+        ("GET", "/api/v1/kb/articles/KB-9999/diff"),
+        ("POST", "/api/v1/kb/articles/KB-9999/publish"),
+        ("POST", "/api/v1/kb/articles/KB-9999/retire"),
+        ("GET", "/api/v1/kb/articles/..%2F..%2Fetc"),
+        ("GET", "/kb/editor/KB-9999"),
+        ("GET", "/kb/articles/KB-9999"),
+    ]:
         resp = await client.request(method, path, headers=editor)
         assert resp.status == 404, (method, path)
-    resp = await client.put("/api/v1/kb/articles/KB-9999", headers=editor,
-                            json={**ARTICLE, "base_version": 1})
+    resp = await client.put(
+        "/api/v1/kb/articles/KB-9999", headers=editor, json={**ARTICLE, "base_version": 1}
+    )
     assert resp.status == 404
 
 
@@ -155,11 +187,14 @@ async def test_roles(client, accounts):
     await client.post(f"/api/v1/kb/articles/{public['id']}/publish", headers=editor)
     await client.post("/logout", headers=editor)
 
-    writes = [("POST", "/api/v1/kb/articles", ARTICLE),
-              ("PUT", f"/api/v1/kb/articles/{public['id']}", {**ARTICLE, "base_version": 2}),
-              ("POST", f"/api/v1/kb/articles/{draft['id']}/publish", None),
-              ("POST", f"/api/v1/kb/articles/{public['id']}/retire", None),
-              ("POST", "/api/v1/kb/import", None), ("GET", "/api/v1/kb/export", None)]
+    writes = [
+        ("POST", "/api/v1/kb/articles", ARTICLE),
+        ("PUT", f"/api/v1/kb/articles/{public['id']}", {**ARTICLE, "base_version": 2}),
+        ("POST", f"/api/v1/kb/articles/{draft['id']}/publish", None),
+        ("POST", f"/api/v1/kb/articles/{public['id']}/retire", None),
+        ("POST", "/api/v1/kb/import", None),
+        ("GET", "/api/v1/kb/export", None),
+    ]
     for username in ("agent1", "boss", "rsj"):
         headers = await as_user(client, username)
         for method, path, body in writes:
@@ -171,7 +206,8 @@ async def test_roles(client, accounts):
         assert draft_status == (200 if username == "boss" else 404), username
         listing = await (await client.get("/api/v1/kb/articles")).json()
         assert {a["id"] for a in listing["articles"]} == (
-            {draft["id"], public["id"]} if username == "boss" else {public["id"]})
+            {draft["id"], public["id"]} if username == "boss" else {public["id"]}
+        )
         # Version history is editorial.
         versions = await client.get(f"/api/v1/kb/articles/{public['id']}/versions")
         assert versions.status == (200 if username == "boss" else 403), username
@@ -244,14 +280,16 @@ async def test_policy_change_is_flagged_when_published_late(db, accounts):
     assert service.update_deadline(fresh, 1).state == "on_time"
 
     # Editing a published article with a new policy change publishes it at once.
-    newer = service.ArticleInput(**{**_input(), "fee": "收费标准调整",
-                                    "policy_changed_at": service.utcnow()})
+    newer = service.ArticleInput(
+        **{**_input(), "fee": "收费标准调整", "policy_changed_at": service.utcnow()}
+    )
     fresh, changed = await service.update_article(db, "editor", fresh.id, newer, fresh.version)
     assert changed and fresh.policy_published_at is not None
     assert service.update_deadline(fresh, 1).state == "on_time"
 
     late_rows, total = await service.list_articles(
-        db, who, service.ArticleFilter(update_state="late"))
+        db, who, service.ArticleFilter(update_state="late")
+    )
     assert [a.id for a in late_rows] == [late.id] and total == 1
     assert isinstance(late_rows[0], Article)
 
@@ -268,7 +306,9 @@ async def test_listing_filters_and_paging(client, accounts):
     assert listing["total"] == 2
     listing = await (await client.get("/api/v1/kb/articles?limit=2&offset=2")).json()
     assert listing["total"] == 5 and [a["title"] for a in listing["articles"]] == [
-        "测试文章2", "测试文章3"]
+        "测试文章2",
+        "测试文章3",
+    ]
     listing = await (await client.get("/api/v1/kb/articles?text=文章4")).json()
     assert [a["title"] for a in listing["articles"]] == ["测试文章4"]
     listing = await (await client.get("/api/v1/kb/articles?text=%_")).json()

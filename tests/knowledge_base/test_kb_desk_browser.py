@@ -17,8 +17,9 @@ async def kb_server(aiohttp_client, settings, db, accounts):
     return await aiohttp_client(create_app(settings, database=db))
 
 
-async def test_agent_finds_a_typoed_query_and_answers_with_the_article(kb_server, db, browser,
-                                                                       tmp_path):
+async def test_agent_finds_a_typoed_query_and_answers_with_the_article(
+    kb_server, db, browser, tmp_path
+):
     from playwright.async_api import expect
 
     base = str(kb_server.make_url("")).rstrip("/")
@@ -30,6 +31,7 @@ async def test_agent_finds_a_typoed_query_and_answers_with_the_article(kb_server
     first = page.locator("[data-testid=kb-hit]").first
     await expect(first).to_contain_text("居民身份证补领", timeout=5000)
     await expect(first.locator("mark").first).to_be_visible()
+    await expect(first.locator("[data-testid=kb-tier]")).to_have_text("可直接答复")
     # Searches while typing are not counted as knowledge gaps.
     assert await service.list_gaps(db) == []
 
@@ -46,3 +48,16 @@ async def test_agent_finds_a_typoed_query_and_answers_with_the_article(kb_server
 
     [answer] = await service.list_answers(db)
     assert (answer.article_id, answer.version, answer.query) == ("KB-0032", 1, "身份正丢了")
+
+
+async def test_agent_is_told_when_no_article_answers(kb_server, browser):
+    from playwright.async_api import expect
+
+    base = str(kb_server.make_url("")).rstrip("/")
+    page = await browser_login(browser, base, "agent1")
+    # 社保卡挂失 mentions 盗刷, but nothing in the knowledge base is about credit cards.
+    await page.locator("[data-testid=kb-q]").fill("信用卡被盗刷了怎么办")
+    await expect(page.locator("#kb-status")).to_contain_text(
+        "没有找到可直接答复的文章", timeout=5000
+    )
+    assert await page.locator("[data-testid=kb-hit]").count() == 0

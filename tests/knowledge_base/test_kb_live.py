@@ -50,11 +50,18 @@ async def search(client, q, **params):
 async def test_search_returns_hits_with_highlighted_snippets(kb_client):
     await login(kb_client, "agent1")
     body = await search(kb_client, "社保卡丢了怎么办", limit=3)
-    assert body["hits"][0]["id"] in ("KB-0001", "KB-0003")  # 补办 / 挂失 of the social security card
+    assert body["hits"][0]["id"] in (
+        "KB-0001",
+        "KB-0003",
+    )  # 补办 / 挂失 of the social security card
     hit = body["hits"][0]
     assert hit["category"] == "社会保障" and hit["version"] == 1 and 0 < hit["score"] <= 100
     assert any(s["hit"] for s in hit["snippet"]) and "".join(s["text"] for s in hit["snippet"])
     assert len(body["hits"]) <= 3 and body["notice"] is None
+    # Each hit says whether it answers the question or is only related, in words.
+    assert (hit["tier"], hit["tier_label"]) == ("answers", "可直接答复")
+    for h in body["hits"]:
+        assert (h["tier"], h["tier_label"]) in (("answers", "可直接答复"), ("related", "相关参考"))
     # A typo (homophone) and typed pinyin still find the housing fund articles.
     assert (await search(kb_client, "公基金提取"))["hits"][0]["category"] == "住房公积金"
     assert (await search(kb_client, "gongjijin tiqu"))["hits"][0]["category"] == "住房公积金"
@@ -77,18 +84,31 @@ async def test_bad_queries_get_a_clear_answer(kb_client):
     resp = await kb_client.get("/api/v1/kb/search", params={"q": "社保卡" * 3400})
     assert resp.status == 400
     # The same text POSTed is searched on its first 256 characters.
-    resp = await kb_client.post("/api/v1/kb/search", json={"q": "社保卡丢了" + "啊" * 9995},
-                                headers={"X-CSRF-Token": await login(kb_client, "agent1")})
+    resp = await kb_client.post(
+        "/api/v1/kb/search",
+        json={"q": "社保卡丢了" + "啊" * 9995},
+        headers={"X-CSRF-Token": await login(kb_client, "agent1")},
+    )
     body = await resp.json()
     assert resp.status == 200 and body["truncated"] is True
-    resp = await kb_client.post("/api/v1/kb/search", json={"q": "x" * 20_001},
-                                headers={"X-CSRF-Token": await login(kb_client, "agent1")})
+    resp = await kb_client.post(
+        "/api/v1/kb/search",
+        json={"q": "x" * 20_001},
+        headers={"X-CSRF-Token": await login(kb_client, "agent1")},
+    )
     assert resp.status == 400
-    resp = await kb_client.post("/api/v1/kb/search", json={"q": "\ud800社保卡丢了"},
-                                headers={"X-CSRF-Token": await login(kb_client, "agent1")})
+    resp = await kb_client.post(
+        "/api/v1/kb/search",
+        json={"q": "\ud800社保卡丢了"},
+        headers={"X-CSRF-Token": await login(kb_client, "agent1")},
+    )
     assert resp.status == 200 and (await resp.json())["hits"]
-    for params in ({"q": "社保", "limit": "0"}, {"q": "社保", "limit": "51"},
-                   {"q": "社保", "limit": "ten"}, {"q": "社保", "category": "长" * 51}):
+    for params in (
+        {"q": "社保", "limit": "0"},
+        {"q": "社保", "limit": "51"},
+        {"q": "社保", "limit": "ten"},
+        {"q": "社保", "category": "长" * 51},
+    ):
         resp = await kb_client.get("/api/v1/kb/search", params=params)
         assert resp.status == 400, params
         assert (await resp.json())["error"]["code"] == "invalid_input"
@@ -96,8 +116,9 @@ async def test_bad_queries_get_a_clear_answer(kb_client):
     assert resp.status == 200
 
 
-async def test_publish_edit_retire_reach_another_process(aiohttp_client, settings, db, other_db,
-                                                         accounts, monkeypatch):
+async def test_publish_edit_retire_reach_another_process(
+    aiohttp_client, settings, db, other_db, accounts, monkeypatch
+):
     monkeypatch.setattr(kb_wiring, "POLL_SECONDS", 0.2)
     editor_app = await aiohttp_client(create_app(settings, database=db))
     agent_app = await aiohttp_client(create_app(settings, database=other_db))
@@ -113,9 +134,16 @@ async def test_publish_edit_retire_reach_another_process(aiohttp_client, setting
             assert time.monotonic() < deadline, f"not visible in time: {q} {body['hits']}"
             await asyncio.sleep(0.1)
 
-    resp = await editor_app.post("/api/v1/kb/articles", headers=editor, json={
-        "title": "犬只登记办理", "category": "城市管理", "questions": ["养狗要去哪里登记"],
-        "answer": "城区饲养犬只应当在取得犬只免疫证明后办理犬只登记，领取犬牌。"})
+    resp = await editor_app.post(
+        "/api/v1/kb/articles",
+        headers=editor,
+        json={
+            "title": "犬只登记办理",
+            "category": "城市管理",
+            "questions": ["养狗要去哪里登记"],
+            "answer": "城区饲养犬只应当在取得犬只免疫证明后办理犬只登记，领取犬牌。",
+        },
+    )
     article = await resp.json()
     assert (await search(agent_app, "养狗登记", record="0"))["hits"] == []  # a draft
 
@@ -125,9 +153,17 @@ async def test_publish_edit_retire_reach_another_process(aiohttp_client, setting
     hits = await agent_sees("养狗登记", lambda h: bool(h) and h[0]["id"] == article["id"])
     assert hits[0]["version"] == 2
 
-    await editor_app.put(f"/api/v1/kb/articles/{article['id']}", headers=editor, json={
-        "title": "犬只登记与年检", "category": "城市管理", "questions": ["养狗要去哪里登记"],
-        "answer": "城区饲养犬只应当办理犬只登记，每年年检一次。", "base_version": 2})
+    await editor_app.put(
+        f"/api/v1/kb/articles/{article['id']}",
+        headers=editor,
+        json={
+            "title": "犬只登记与年检",
+            "category": "城市管理",
+            "questions": ["养狗要去哪里登记"],
+            "answer": "城区饲养犬只应当办理犬只登记，每年年检一次。",
+            "base_version": 2,
+        },
+    )
     await agent_sees("犬只登记", lambda h: bool(h) and h[0]["title"] == "犬只登记与年检")
 
     await editor_app.post(f"/api/v1/kb/articles/{article['id']}/retire", headers=editor)
@@ -139,8 +175,13 @@ async def test_publish_edit_retire_reach_another_process(aiohttp_client, setting
     assert hits[0]["version"] == 5
 
 
-async def test_a_second_instance_starts_with_what_is_published(aiohttp_client, settings, db,
-                                                               other_db, accounts):
+async def test_a_second_instance_starts_with_what_is_published(
+    aiohttp_client, settings, db, other_db, accounts, monkeypatch
+):
+    # Only the explicit syncs below: a poll of the first instance in between (the second
+    # instance's start can take longer than a poll period on a busy machine) would find
+    # nothing left to sync.
+    monkeypatch.setattr(kb_wiring, "POLL_SECONDS", 3600.0)
     first = await aiohttp_client(create_app(settings, database=db))
     await load_sample_articles(db)  # written behind the first instance's back
     second = await aiohttp_client(create_app(settings, database=other_db))
@@ -179,8 +220,11 @@ async def test_poll_errors_are_logged_and_polling_goes_on(monkeypatch, caplog):
 
 async def test_answered_with_is_recorded_for_the_call(kb_client):
     agent = await headers_for(kb_client, "agent1")
-    resp = await kb_client.post("/api/v1/kb/articles/KB-0001/answers", headers=agent, json={
-        "call_id": "1732520000.42", "query": "社保卡丢了\x00怎么办", "version": 1})
+    resp = await kb_client.post(
+        "/api/v1/kb/articles/KB-0001/answers",
+        headers=agent,
+        json={"call_id": "1732520000.42", "query": "社保卡丢了\x00怎么办", "version": 1},
+    )
     assert resp.status == 201, await resp.text()
     answer = await resp.json()
     assert answer["article_id"] == "KB-0001" and answer["version"] == 1
@@ -188,10 +232,12 @@ async def test_answered_with_is_recorded_for_the_call(kb_client):
     # Without a body: the current version, no call known.
     resp = await kb_client.post("/api/v1/kb/articles/KB-0003/answers", headers=agent)
     assert resp.status == 201 and (await resp.json())["call_id"] is None
-    for path, body, status in [("/api/v1/kb/articles/KB-9999/answers", {}, 404),
-                               ("/api/v1/kb/articles/KB-0001/answers", {"version": 7}, 404),
-                               ("/api/v1/kb/articles/KB-0001/answers", {"version": "1"}, 400),
-                               ("/api/v1/kb/articles/KB-0001/answers", {"call_id": "x" * 65}, 400)]:
+    for path, body, status in [
+        ("/api/v1/kb/articles/KB-9999/answers", {}, 404),
+        ("/api/v1/kb/articles/KB-0001/answers", {"version": 7}, 404),
+        ("/api/v1/kb/articles/KB-0001/answers", {"version": "1"}, 400),
+        ("/api/v1/kb/articles/KB-0001/answers", {"call_id": "x" * 65}, 400),
+    ]:
         resp = await kb_client.post(path, headers=agent, json=body)
         assert resp.status == status, (path, body)
     await kb_client.post("/logout", headers=agent)
@@ -213,8 +259,9 @@ async def test_answered_with_is_recorded_for_the_call(kb_client):
     assert [a["article_id"] for a in answers["answers"]] == ["KB-0001"]
     counts = await (await kb_client.get("/api/v1/kb/answers/counts")).json()
     assert {c["article_id"]: c["count"] for c in counts["counts"]} == {"KB-0001": 1, "KB-0003": 1}
-    counts = await (await kb_client.get(
-        "/api/v1/kb/answers/counts?since=2099-01-01T00:00:00%2B08:00")).json()
+    counts = await (
+        await kb_client.get("/api/v1/kb/answers/counts?since=2099-01-01T00:00:00%2B08:00")
+    ).json()
     assert counts["counts"] == []
     assert (await kb_client.get("/api/v1/kb/answers/counts?since=soon")).status == 400
 
@@ -224,35 +271,53 @@ async def test_answered_with_is_recorded_for_the_call(kb_client):
 
 async def test_agents_flag_articles_and_editors_resolve_them(kb_client):
     agent = await headers_for(kb_client, "agent1")
-    resp = await kb_client.post("/api/v1/kb/articles/KB-0002/flags", headers=agent,
-                                json={"kind": "outdated", "note": "激活已经可以全程网办"})
+    resp = await kb_client.post(
+        "/api/v1/kb/articles/KB-0002/flags",
+        headers=agent,
+        json={"kind": "outdated", "note": "激活已经可以全程网办"},
+    )
     assert resp.status == 201
     flag = await resp.json()
     assert flag["version"] == 1 and flag["status"] == "open"
-    for body in ({"kind": "outdated", "note": "  "}, {"kind": "boring", "note": "x"},
-                 {"kind": "wrong"}):
+    for body in (
+        {"kind": "outdated", "note": "  "},
+        {"kind": "boring", "note": "x"},
+        {"kind": "wrong"},
+    ):
         resp = await kb_client.post("/api/v1/kb/articles/KB-0002/flags", headers=agent, json=body)
         assert resp.status == 400, body
-    assert (await kb_client.post("/api/v1/kb/articles/KB-9999/flags", headers=agent,
-                                 json={"kind": "wrong", "note": "x"})).status == 404
+    assert (
+        await kb_client.post(
+            "/api/v1/kb/articles/KB-9999/flags", headers=agent, json={"kind": "wrong", "note": "x"}
+        )
+    ).status == 404
     assert (await kb_client.get("/api/v1/kb/flags")).status == 403
-    assert (await kb_client.post(f"/api/v1/kb/flags/{flag['id']}/resolve", headers=agent,
-                                 json={})).status == 403
+    assert (
+        await kb_client.post(f"/api/v1/kb/flags/{flag['id']}/resolve", headers=agent, json={})
+    ).status == 403
     await kb_client.post("/logout", headers=agent)
 
     # Unit handlers read published guides and may report them outdated too.
     unit = await headers_for(kb_client, "rsj")
-    resp = await kb_client.post("/api/v1/kb/articles/KB-0001/flags", headers=unit,
-                                json={"kind": "wrong", "note": "电话已变更"})
+    resp = await kb_client.post(
+        "/api/v1/kb/articles/KB-0001/flags",
+        headers=unit,
+        json={"kind": "wrong", "note": "电话已变更"},
+    )
     assert resp.status == 201
     await kb_client.post("/logout", headers=unit)
 
     editor = await headers_for(kb_client, "editor")
     flags = (await (await kb_client.get("/api/v1/kb/flags")).json())["flags"]
     assert [(f["article_id"], f["kind"], f["reporter"]) for f in flags] == [
-        ("KB-0001", "wrong", "rsj"), ("KB-0002", "outdated", "agent1")]
-    resp = await kb_client.post(f"/api/v1/kb/flags/{flag['id']}/resolve", headers=editor,
-                                json={"resolution": "已更新为第2版"})
+        ("KB-0001", "wrong", "rsj"),
+        ("KB-0002", "outdated", "agent1"),
+    ]
+    resp = await kb_client.post(
+        f"/api/v1/kb/flags/{flag['id']}/resolve",
+        headers=editor,
+        json={"resolution": "已更新为第2版"},
+    )
     assert (await resp.json())["status"] == "resolved"
     resp = await kb_client.post(f"/api/v1/kb/flags/{flag['id']}/resolve", headers=editor)
     assert resp.status == 409
@@ -274,13 +339,15 @@ async def test_unanswered_queries_become_gaps(client, accounts):
     nothing = "火星移民签证怎么办理"
     body = await search(kb_client, nothing, record="0")  # still typing: not counted
     assert body["hits"] == [] and body["gap_recorded"] is False
+    assert body["notice"] == {"code": "no_answer", "message": "没有找到可直接答复的文章"}
     body = await search(kb_client, nothing)
     assert body["gap_recorded"] is True
     await search(kb_client, "火星移民簽證怎麼辦理？")  # traditional, punctuation: the same gap
     await search(kb_client, "\x00火星移民签证怎么办理\x00")
     await search(kb_client, "社")  # too short to count
-    resp = await kb_client.post("/api/v1/kb/gaps", headers=agent,
-                                json={"query": "社保卡丢了在外地能补吗"})
+    resp = await kb_client.post(
+        "/api/v1/kb/gaps", headers=agent, json={"query": "社保卡丢了在外地能补吗"}
+    )
     assert resp.status == 201
     rejected = await resp.json()
     assert rejected["rejected_count"] == 1 and rejected["no_result_count"] == 0
@@ -292,18 +359,24 @@ async def test_unanswered_queries_become_gaps(client, accounts):
     await login(kb_client, "boss")
     gaps = (await (await kb_client.get("/api/v1/kb/gaps")).json())["gaps"]
     assert [(g["query"], g["count"], g["no_result_count"]) for g in gaps] == [
-        ("火星移民签证怎么办理", 3, 3), ("社保卡丢了在外地能补吗", 1, 0)]
+        ("火星移民签证怎么办理", 3, 3),
+        ("社保卡丢了在外地能补吗", 1, 0),
+    ]
     assert gaps[0]["sample"] == "火星移民签证怎么办理"  # the latest as typed, cleaned
-    resp = await kb_client.post(f"/api/v1/kb/gaps/{gaps[0]['id']}/resolve",
-                                headers={"X-CSRF-Token": await login(kb_client, "boss")})
+    resp = await kb_client.post(
+        f"/api/v1/kb/gaps/{gaps[0]['id']}/resolve",
+        headers={"X-CSRF-Token": await login(kb_client, "boss")},
+    )
     assert resp.status == 403  # managers see gaps; editors resolve them
 
     editor = await headers_for(kb_client, "editor")
-    resp = await kb_client.post(f"/api/v1/kb/gaps/{gaps[0]['id']}/resolve", headers=editor,
-                                json={"note": "不属于本市业务"})
+    resp = await kb_client.post(
+        f"/api/v1/kb/gaps/{gaps[0]['id']}/resolve", headers=editor, json={"note": "不属于本市业务"}
+    )
     assert resp.status == 200 and (await resp.json())["resolved_by"] == "editor"
-    resp = await kb_client.post(f"/api/v1/kb/gaps/{gaps[1]['id']}/resolve", headers=editor,
-                                json={"article_id": "KB-9999"})
+    resp = await kb_client.post(
+        f"/api/v1/kb/gaps/{gaps[1]['id']}/resolve", headers=editor, json={"article_id": "KB-9999"}
+    )
     assert resp.status == 400
     gaps = (await (await kb_client.get("/api/v1/kb/gaps")).json())["gaps"]
     assert [g["query"] for g in gaps] == ["社保卡丢了在外地能补吗"]
@@ -314,7 +387,8 @@ async def test_unanswered_queries_become_gaps(client, accounts):
 
 
 async def test_concurrent_gap_counts_are_not_lost(db):
-    await asyncio.gather(*(service.record_gap(db, "没有答案的问题", "no_result")
-                           for _ in range(20)))
+    await asyncio.gather(
+        *(service.record_gap(db, "没有答案的问题", "no_result") for _ in range(20))
+    )
     [gap] = await service.list_gaps(db)
     assert gap.count == 20

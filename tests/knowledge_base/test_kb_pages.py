@@ -7,11 +7,21 @@ import re
 
 from tests.conftest import CSRF_RE, login
 
-FORM = {"title": "公租房申请条件", "category": "住房保障", "answer": "家庭人均收入低于标准的可申请。",
-        "unit": "市住房保障中心", "time_limit": "20个工作日", "fee": "不收费",
-        "contact": "0371-11112222", "basis": "《公共租赁住房管理办法》",
-        "materials": "身份证\n户口簿\n\n收入证明", "questions": "公租房怎么申请\n租公租房要什么条件",
-        "keywords": "公租房、廉租房", "policy_changed_at": "", "note": "首版"}
+FORM = {
+    "title": "公租房申请条件",
+    "category": "住房保障",
+    "answer": "家庭人均收入低于标准的可申请。",
+    "unit": "市住房保障中心",
+    "time_limit": "20个工作日",
+    "fee": "不收费",
+    "contact": "0371-11112222",
+    "basis": "《公共租赁住房管理办法》",
+    "materials": "身份证\n户口簿\n\n收入证明",
+    "questions": "公租房怎么申请\n租公租房要什么条件",
+    "keywords": "公租房、廉租房",
+    "policy_changed_at": "",
+    "note": "首版",
+}
 
 
 async def editor_session(client):
@@ -28,25 +38,35 @@ async def test_editor_creates_edits_publishes_and_retires_through_forms(client, 
     text = await resp.text()
     assert "请填写标题" in text and "家庭人均收入低于标准的可申请" in text  # kept
 
-    resp = await client.post("/kb/editor/new", data={**FORM, "_csrf": csrf},
-                             allow_redirects=False)
+    resp = await client.post("/kb/editor/new", data={**FORM, "_csrf": csrf}, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/kb/editor/KB-0001?saved=created"
     page = await (await client.get("/kb/editor/KB-0001?saved=created")).text()
     assert "已创建草稿" in page and "草稿" in page and "收入证明" in page
     assert 'name="base_version" value="1"' in page
 
-    data = {**FORM, "fee": "免费", "base_version": "1", "note": "口径调整", "_csrf": csrf,
-            "policy_changed_at": "2026-03-02T09:30"}
+    data = {
+        **FORM,
+        "fee": "免费",
+        "base_version": "1",
+        "note": "口径调整",
+        "_csrf": csrf,
+        "policy_changed_at": "2026-03-02T09:30",
+    }
     resp = await client.post("/kb/editor/KB-0001", data=data, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"].endswith("saved=saved")
     # The same form again (stale base version): a conflict, the editor's text kept.
     resp = await client.post("/kb/editor/KB-0001", data={**data, "fee": "另一个"})
     assert resp.status == 409
     text = await resp.text()
-    assert "请刷新后重新修改" in text and 'value="另一个"' in text and 'name="base_version" value="2"' in text
+    assert (
+        "请刷新后重新修改" in text
+        and 'value="另一个"' in text
+        and 'name="base_version" value="2"' in text
+    )
 
-    resp = await client.post("/kb/editor/KB-0001/publish", data={"_csrf": csrf, "note": "上线"},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/kb/editor/KB-0001/publish", data={"_csrf": csrf, "note": "上线"}, allow_redirects=False
+    )
     assert resp.status == 303
     resp = await client.post("/kb/editor/KB-0001/publish", data={"_csrf": csrf})
     assert resp.status == 409 and "已是“已发布”状态" in await resp.text()
@@ -64,8 +84,9 @@ async def test_editor_creates_edits_publishes_and_retires_through_forms(client, 
     assert '<del class="kb-diff">不收</del><ins class="kb-diff">免</ins>费' in text
     assert '<ins class="kb-diff">2026-03-02T09:30:00+08:00</ins>' in text  # policy change
 
-    resp = await client.post("/kb/editor/KB-0001/retire", data={"_csrf": csrf},
-                             allow_redirects=False)
+    resp = await client.post(
+        "/kb/editor/KB-0001/retire", data={"_csrf": csrf}, allow_redirects=False
+    )
     assert resp.status == 303
     article = await (await client.get("/kb/articles/KB-0001")).text()
     assert "本文已停用" in article and "公租房申请条件" in article
@@ -81,8 +102,11 @@ async def test_flags_and_gaps_on_the_pages(client, accounts):
     await client.post("/logout", data={"_csrf": csrf})
 
     agent = {"X-CSRF-Token": await login(client, "agent1")}
-    await client.post("/api/v1/kb/articles/KB-0001/flags", headers=agent,
-                      json={"kind": "wrong", "note": "电话<script>已换</script>"})
+    await client.post(
+        "/api/v1/kb/articles/KB-0001/flags",
+        headers=agent,
+        json={"kind": "wrong", "note": "电话<script>已换</script>"},
+    )
     await client.post("/api/v1/kb/gaps", headers=agent, json={"query": "人才公寓怎么申请"})
     await client.post("/logout", headers=agent)
 
@@ -90,19 +114,23 @@ async def test_flags_and_gaps_on_the_pages(client, accounts):
     home = await (await client.get("/kb/editor")).text()
     assert "电话&lt;script&gt;已换&lt;/script&gt;" in home  # escaped
     assert "人才公寓怎么申请" in home
-    flag_id = re.search(r'/kb/editor/flags/(\d+)/resolve', home).group(1)
-    resp = await client.post(f"/kb/editor/flags/{flag_id}/resolve",
-                             data={"_csrf": csrf, "resolution": "已核实", "back": "article"},
-                             allow_redirects=False)
+    flag_id = re.search(r"/kb/editor/flags/(\d+)/resolve", home).group(1)
+    resp = await client.post(
+        f"/kb/editor/flags/{flag_id}/resolve",
+        data={"_csrf": csrf, "resolution": "已核实", "back": "article"},
+        allow_redirects=False,
+    )
     assert resp.headers["Location"] == "/kb/editor/KB-0001"
     page = await (await client.get("/kb/editor/KB-0001")).text()
     assert "已处理：已核实" in page
 
     gaps = await (await client.get("/kb/gaps")).text()
-    gap_id = re.search(r'/kb/gaps/(\d+)/resolve', gaps).group(1)
-    resp = await client.post(f"/kb/gaps/{gap_id}/resolve",
-                             data={"_csrf": csrf, "article_id": "KB-0001", "note": "见公租房"},
-                             allow_redirects=False)
+    gap_id = re.search(r"/kb/gaps/(\d+)/resolve", gaps).group(1)
+    resp = await client.post(
+        f"/kb/gaps/{gap_id}/resolve",
+        data={"_csrf": csrf, "article_id": "KB-0001", "note": "见公租房"},
+        allow_redirects=False,
+    )
     assert resp.status == 303
     assert "人才公寓怎么申请" not in await (await client.get("/kb/gaps")).text()
     assert "KB-0001" in await (await client.get("/kb/gaps?all=1")).text()

@@ -47,7 +47,9 @@ def top_ids(index, query, n=3, **kw):
     ],
 )
 def test_query_kind_examples(index, query, expected):
-    assert expected in top_ids(index, query), [(h.id, h.title, h.score) for h in index.search(query)]
+    assert expected in top_ids(index, query), [
+        (h.id, h.title, h.score) for h in index.search(query)
+    ]
 
 
 def test_traditional_example_from_the_issue(index):

@@ -37,7 +37,9 @@ def test_upsert_new_article_is_found(fresh):
 def test_edit_replaces_old_text(fresh, articles):
     old = next(a for a in articles if a.id == "KB-0045")
     assert fresh.search("补发收费120元")[0].id == "KB-0045"
-    fresh.upsert(dataclasses.replace(old, title="普通护照挂失补办", questions=(), answer="见窗口说明。"))
+    fresh.upsert(
+        dataclasses.replace(old, title="普通护照挂失补办", questions=(), answer="见窗口说明。")
+    )
     assert len(fresh) == 240
     hits = fresh.search("护照挂失补办")
     assert hits[0].id == "KB-0045" and hits[0].title == "普通护照挂失补办"

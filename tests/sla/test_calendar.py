@@ -50,12 +50,16 @@ def test_shipped_data_covers_2025_and_2026(cal: WorkCalendar) -> None:
 
 @pytest.mark.parametrize("year", SHIPPED_YEARS)
 def test_every_day_agrees_with_chinese_calendar(cal: WorkCalendar, year: int) -> None:
-    disagreements = [d for d in days_of(year) if cal.is_workday(d) != chinese_calendar.is_workday(d)]
+    disagreements = [
+        d for d in days_of(year) if cal.is_workday(d) != chinese_calendar.is_workday(d)
+    ]
     assert disagreements == []
 
 
 def test_shipped_file_is_what_the_generator_produces() -> None:
-    shipped = json.loads(resources.files("sla").joinpath("data/calendar_cn.json").read_text(encoding="utf-8"))
+    shipped = json.loads(
+        resources.files("sla").joinpath("data/calendar_cn.json").read_text(encoding="utf-8")
+    )
     assert shipped == calendar_data_from_chinese_calendar(SHIPPED_YEARS)
 
 
@@ -89,7 +93,9 @@ def test_dispatched_before_national_day_2026_lands_after_the_holiday(cal: WorkCa
     while counted < 5:
         expected += timedelta(days=1)
         counted += chinese_calendar.is_workday(expected)
-    national_day = [d for d in days_of(2026) if chinese_calendar.get_holiday_detail(d)[1] == "National Day"]
+    national_day = [
+        d for d in days_of(2026) if chinese_calendar.get_holiday_detail(d)[1] == "National Day"
+    ]
     assert national_day and max(national_day) < expected
 
     deadline = cal.add_workdays(start, 5)
@@ -145,7 +151,9 @@ def test_workdays_between(cal: WorkCalendar) -> None:
 def test_add_workdays_and_workdays_between_agree(cal: WorkCalendar) -> None:
     start = date(2025, 12, 20)
     for n in range(0, 40):
-        deadline = cal.add_workdays(datetime.combine(start, datetime.min.time(), tzinfo=SHANGHAI), n).date()
+        deadline = cal.add_workdays(
+            datetime.combine(start, datetime.min.time(), tzinfo=SHANGHAI), n
+        ).date()
         assert cal.workdays_between(start, deadline) == n
         assert n == 0 or cal.is_workday(deadline)
 
@@ -194,7 +202,9 @@ def test_from_mapping_rejects_inconsistent_data() -> None:
     with pytest.raises(ValueError, match="another year"):
         WorkCalendar.from_mapping({"2026": {"holidays": ["2025-10-01"], "workdays": []}})
     with pytest.raises(ValueError, match="both"):
-        WorkCalendar.from_mapping({"2026": {"holidays": ["2026-02-14"], "workdays": ["2026-02-14"]}})
+        WorkCalendar.from_mapping(
+            {"2026": {"holidays": ["2026-02-14"], "workdays": ["2026-02-14"]}}
+        )
     with pytest.raises(ValueError, match="weekend"):
         WorkCalendar.from_mapping({"2026": {"holidays": [], "workdays": ["2026-02-16"]}})
 

@@ -24,8 +24,10 @@ MANAGER = Principal(2, "boss", "boss", Role.MANAGER)
 RSJ = Principal(5, "rsj", "rsj", Role.UNIT_HANDLER, "ZZ-RSJ")
 GJJ = Principal(6, "gjj", "gjj", Role.UNIT_HANDLER, "ZZ-GJJ")
 
-WAGES = ("来电人反映在金水区某公司工作半年，公司拖欠三个月工资共计一万二千元，"
-         "多次讨要未果，要求劳动监察部门督促支付。")
+WAGES = (
+    "来电人反映在金水区某公司工作半年，公司拖欠三个月工资共计一万二千元，"
+    "多次讨要未果，要求劳动监察部门督促支付。"
+)
 
 
 @dataclass
@@ -51,9 +53,15 @@ def service(db: Database, units: None, clock: Clock) -> TicketService:
 
 
 def wages_ticket(**changes: Any) -> NewTicket:
-    values: dict[str, Any] = dict(content=WAGES, type=TicketType.COMPLAINT, category="劳动就业",
-                                  district="金水区", caller_name="张三",
-                                  caller_phone="13812345678", unit_code="ZZ-RSJ")
+    values: dict[str, Any] = dict(
+        content=WAGES,
+        type=TicketType.COMPLAINT,
+        category="劳动就业",
+        district="金水区",
+        caller_name="张三",
+        caller_phone="13812345678",
+        unit_code="ZZ-RSJ",
+    )
     values.update(changes)
     return NewTicket(**values)
 

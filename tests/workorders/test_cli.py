@@ -18,20 +18,30 @@ BAR = 0.90
 
 def dev_cases() -> list[dict]:
     path = shared_path("units", "routing-dev.jsonl")
-    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     assert len(cases) >= 100, f"{path} looks truncated"
     return cases
 
 
 def requests_text(cases: list[dict]) -> str:
-    return "".join(json.dumps({"text": c["text"], "district": c["district"],
-                               "category": c["category"]}, ensure_ascii=False) + "\n" for c in cases)
+    return "".join(
+        json.dumps(
+            {"text": c["text"], "district": c["district"], "category": c["category"]},
+            ensure_ascii=False,
+        )
+        + "\n"
+        for c in cases
+    )
 
 
 def top1(cases: list[dict], answers: list[dict]) -> float:
     assert len(answers) == len(cases)
-    hits = sum(bool(a["units"]) and a["units"][0] in {c["expected_unit"], *c.get("acceptable_units", [])}
-               for c, a in zip(cases, answers))
+    hits = sum(
+        bool(a["units"]) and a["units"][0] in {c["expected_unit"], *c.get("acceptable_units", [])}
+        for c, a in zip(cases, answers)
+    )
     return hits / len(cases)
 
 
@@ -59,11 +69,13 @@ def test_dispatch_suggest_cli_on_routing_dev(env, capsys):
 def test_dispatch_suggest_reads_standard_input_and_reports_bad_lines(env, capsys, monkeypatch):
     assert main(["units", "import", str(shared_path("units", "units.json"))]) == 0
     capsys.readouterr()
-    lines = ('{"text": "公积金贷款额度怎么计算", "district": null, "category": null}\n'
-             "\n"
-             "not json\n"
-             '{"text": 5}\n'
-             '{"text": "小区路灯不亮", "district": "金水区", "category": "城市管理"}\n')
+    lines = (
+        '{"text": "公积金贷款额度怎么计算", "district": null, "category": null}\n'
+        "\n"
+        "not json\n"
+        '{"text": 5}\n'
+        '{"text": "小区路灯不亮", "district": "金水区", "category": "城市管理"}\n'
+    )
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     assert main(["dispatch", "suggest", "--json", "--limit", "2", "-"]) == 1
     captured = capsys.readouterr()
@@ -82,7 +94,9 @@ def test_dispatch_suggest_without_units_says_so(env, capsys):
 
 def test_catalogue_and_followups_commands(env, capsys):
     assert main(["units", "import", str(shared_path("units", "units.json"))]) == 0
-    assert main(["dispatch", "catalogue", "add", "住房公积金", "ZZ-RSJ", "--district", "金水区"]) == 0
+    assert (
+        main(["dispatch", "catalogue", "add", "住房公积金", "ZZ-RSJ", "--district", "金水区"]) == 0
+    )
     assert main(["dispatch", "catalogue", "list"]) == 0
     out = capsys.readouterr().out
     assert "住房公积金" in out and "ZZ-RSJ" in out

@@ -14,7 +14,7 @@ from dispatch.models import Followup, Notification, TicketEvent
 from dispatch.tickets import Resolution, Satisfaction
 from hotline.db import Database
 from sla.calendar import SHANGHAI
-from dispatch.followups import FollowupPump
+from dispatch.followups import LOCKED_RETRY_S, WAKE_JOB, FollowupPump
 
 from .conftest import AGENT, MANAGER, RSJ, wages_ticket
 
@@ -32,8 +32,10 @@ async def other_db(db: Database, db_template) -> AsyncIterator[Database]:
 
 async def rows(db: Database) -> dict[str, tuple]:
     async with db.read() as s:
-        return {f.kind: (f.id, f.due_at, f.done_at is not None, f.outcome)
-                for f in await s.scalars(select(Followup).order_by(Followup.id))}
+        return {
+            f.kind: (f.id, f.due_at, f.done_at is not None, f.outcome)
+            for f in await s.scalars(select(Followup).order_by(Followup.id))
+        }
 
 
 async def count(db: Database, model, *where) -> int:
@@ -42,7 +44,7 @@ async def count(db: Database, model, *where) -> int:
 
 
 async def test_follow_ups_are_written_with_the_ticket_and_follow_its_state(service, db, clock):
-    view = (await service.create(AGENT, wages_ticket())).view
+    view = await service.create(AGENT, wages_ticket())
     number, t = view.ticket.number, view.ticket
     plan = await rows(db)
     assert set(plan) == {"ack_overdue", "remind", "escalate"}
@@ -61,7 +63,7 @@ async def test_follow_ups_are_written_with_the_ticket_and_follow_its_state(servi
 
 
 async def test_pump_notifies_the_unit_once_and_records_it_on_the_ticket(service, db, clock):
-    view = (await service.create(AGENT, wages_ticket())).view
+    view = await service.create(AGENT, wages_ticket())
     pump = FollowupPump(db, clock=clock)
     assert await pump.run_once() == 0  # nothing due yet
     clock.now = view.ticket.acknowledge_due + dt.timedelta(minutes=1)
@@ -69,7 +71,8 @@ async def test_pump_notifies_the_unit_once_and_records_it_on_the_ticket(service,
     assert await pump.run_once() == 0
     notes = await service.notifications(RSJ)
     assert [(n.kind, n.unit_code, number) for n, number in notes] == [
-        ("ack_overdue", "ZZ-RSJ", view.ticket.number)]
+        ("ack_overdue", "ZZ-RSJ", view.ticket.number)
+    ]
     assert "签收时限" in notes[0][0].message
     history = (await service.get(MANAGER, view.ticket.number)).events
     assert history[-1].action == "ack_overdue" and history[-1].actor == "system"
@@ -86,18 +89,18 @@ async def test_pump_notifies_the_unit_once_and_records_it_on_the_ticket(service,
 
 
 async def test_callback_due_goes_to_the_hotline(service, db, clock):
-    number = (await service.create(AGENT, wages_ticket())).view.ticket.number
+    number = (await service.create(AGENT, wages_ticket())).ticket.number
     await service.sign(RSJ, number)
     await service.reply(RSJ, number, "已处理")
     clock.advance(days=10)
     assert await FollowupPump(db, clock=clock).run_once() == 1
-    (note, _), = await service.notifications(MANAGER)
+    ((note, _),) = await service.notifications(MANAGER)
     assert (note.kind, note.unit_code) == ("callback_due", None)
     assert await service.notifications(RSJ) == []
 
 
 async def test_a_moved_deadline_fires_again(service, db, clock):
-    number = (await service.create(AGENT, wages_ticket())).view.ticket.number
+    number = (await service.create(AGENT, wages_ticket())).ticket.number
     await service.sign(RSJ, number)
     pump = FollowupPump(db, clock=clock)
     first = await rows(db)
@@ -111,11 +114,15 @@ async def test_a_moved_deadline_fires_again(service, db, clock):
     assert moved["escalate"][1] == wanted
     clock.now = wanted + dt.timedelta(seconds=1)
     assert await pump.run_once() == 2
-    assert sorted(n.kind for n, _ in await service.notifications(RSJ)) == ["escalate", "remind", "remind"]
+    assert sorted(n.kind for n, _ in await service.notifications(RSJ)) == [
+        "escalate",
+        "remind",
+        "remind",
+    ]
 
 
 async def test_a_follow_up_for_a_ticket_that_moved_on_is_moot(service, db, clock):
-    number = (await service.create(AGENT, wages_ticket())).view.ticket.number
+    number = (await service.create(AGENT, wages_ticket())).ticket.number
     view = await service.get(MANAGER, number)
     async with db.write() as s:  # e.g. written by an older version before the state changed
         s.add(Followup(ticket_id=view.ticket.id, kind="callback_due", due_at=clock.now))
@@ -126,7 +133,7 @@ async def test_a_follow_up_for_a_ticket_that_moved_on_is_moot(service, db, clock
 
 @pytest.mark.expect_errors("hotline.dispatch.followups")
 async def test_one_bad_row_does_not_stop_the_others(service, db, clock):
-    view = (await service.create(AGENT, wages_ticket())).view
+    view = await service.create(AGENT, wages_ticket())
     async with db.write() as s:
         s.add(Followup(ticket_id=view.ticket.id, kind="bogus", due_at=clock.now))
     clock.now = view.ticket.acknowledge_due + dt.timedelta(minutes=1)
@@ -138,7 +145,7 @@ async def test_one_bad_row_does_not_stop_the_others(service, db, clock):
 
 
 async def test_rows_due_while_no_process_ran_fire_after_a_restart(service, db, other_db, clock):
-    numbers = [(await service.create(AGENT, wages_ticket())).view.ticket.number for _ in range(5)]
+    numbers = [(await service.create(AGENT, wages_ticket())).ticket.number for _ in range(5)]
     # "Down" for three weeks: every acknowledgement, reminder and escalation fell due meanwhile.
     clock.advance(days=20)
     pump = FollowupPump(other_db, clock=clock, interval=3600)
@@ -155,7 +162,10 @@ async def test_rows_due_while_no_process_ran_fire_after_a_restart(service, db, o
     for number in numbers:
         actions = [e.action for e in (await service.get(MANAGER, number)).events]
         assert sorted(a for a in actions if a in ("ack_overdue", "remind", "escalate")) == [
-            "ack_overdue", "escalate", "remind"]
+            "ack_overdue",
+            "escalate",
+            "remind",
+        ]
 
 
 async def test_two_pumps_at_once_never_duplicate(service, db, other_db, clock):
@@ -168,11 +178,16 @@ async def test_two_pumps_at_once_never_duplicate(service, db, other_db, clock):
     assert sum(done) == 120
     assert await count(db, Notification) == 120
     async with db.read() as s:
-        per_followup = list(await s.execute(
-            select(Notification.followup_id, func.count()).group_by(Notification.followup_id)
-            .having(func.count() > 1)))
-        events = await s.scalar(select(func.count()).select_from(TicketEvent).where(
-            TicketEvent.actor == "system"))
+        per_followup = list(
+            await s.execute(
+                select(Notification.followup_id, func.count())
+                .group_by(Notification.followup_id)
+                .having(func.count() > 1)
+            )
+        )
+        events = await s.scalar(
+            select(func.count()).select_from(TicketEvent).where(TicketEvent.actor == "system")
+        )
     assert per_followup == [] and events == 120
     assert await count(db, Followup, Followup.done_at.is_(None)) == 0
 
@@ -199,3 +214,55 @@ async def test_stopping_mid_tick_lets_the_tick_finish(db, clock, monkeypatch):
     release.set()
     await asyncio.wait_for(stopping, 10)
     assert finished == [True]
+
+
+async def test_a_follow_up_due_before_the_next_interval_tick_fires_at_its_time(service, db):
+    """The pump's interval is an hour here: a follow-up falling due two seconds after the first
+    tick fires from the one-shot tick set for its deadline, not from the next interval tick."""
+    number = (await service.create(AGENT, wages_ticket())).ticket.number
+    ticket_id = (await service.get(MANAGER, number)).ticket.id
+    async with db.write() as s:
+        s.add(
+            Followup(
+                ticket_id=ticket_id,
+                kind="callback_due",
+                due_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2),
+            )
+        )
+
+    async def wait_done(kind: str) -> bool:
+        for _ in range(400):
+            if (await rows(db))[kind][2]:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    pump = FollowupPump(db, interval=3600)  # the real clock, as the scheduler's
+    pump.start()
+    try:
+        assert await wait_done("ack_overdue")  # the first tick: due long ago (test clock)
+        assert (await rows(db))["callback_due"][2] is False  # not due at the first tick
+        assert await wait_done("callback_due")
+    finally:
+        await pump.stop()
+    # The ticket is still dispatched, so this callback_due ends moot: acted on all the same.
+    assert (await rows(db))["callback_due"][3] == "moot"
+
+
+async def test_a_due_row_left_unclaimed_is_retried_after_a_pause_not_at_once(db):
+    """A tick that claimed nothing though a row is due (another pump holds it, its claim not
+    yet committed) must not set its next tick for right now: that would spin until the other
+    commits. A tick that did work goes straight on with what fell due meanwhile."""
+    pump = FollowupPump(db, interval=3600)
+    pump.start()
+    try:
+        assert pump._scheduler is not None
+        now = dt.datetime.now(dt.timezone.utc)
+        overdue = now - dt.timedelta(seconds=5)
+        pump._wake_at(overdue, idle=True)
+        pause = dt.timedelta(seconds=LOCKED_RETRY_S)
+        assert pump._scheduler.get_job(WAKE_JOB).next_run_time >= now + pause
+        pump._wake_at(overdue, idle=False)
+        assert pump._scheduler.get_job(WAKE_JOB).next_run_time < now + pause
+    finally:
+        await pump.stop()

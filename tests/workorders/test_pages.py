@@ -19,8 +19,9 @@ from .test_api import ticket_body
 
 async def create(client: Any, db: Any, **changes: Any) -> str:
     token = await issue_token(db, "test", "agent1", "pages")
-    resp = await client.post("/api/v1/tickets", json=ticket_body(**changes),
-                             headers={"Authorization": f"Bearer {token}"})
+    resp = await client.post(
+        "/api/v1/tickets", json=ticket_body(**changes), headers={"Authorization": f"Bearer {token}"}
+    )
     assert resp.status == 201
     return (await resp.json())["ticket"]["number"]
 
@@ -44,28 +45,43 @@ async def test_unit_portal_list_detail_and_actions(wo_client, db):
     assert "签收" in html and "拖欠" in html
     version = version_of(html)
 
-    signed = await wo_client.post(f"/unit/tickets/{number}/sign",
-                                  data={"_csrf": csrf, "version": version}, allow_redirects=False)
+    signed = await wo_client.post(
+        f"/unit/tickets/{number}/sign",
+        data={"_csrf": csrf, "version": version},
+        allow_redirects=False,
+    )
     assert signed.status == 303 and signed.headers["Location"].endswith("?done=sign")
-    again = await wo_client.post(f"/unit/tickets/{number}/sign", data={"_csrf": csrf, "version": version})
+    again = await wo_client.post(
+        f"/unit/tickets/{number}/sign", data={"_csrf": csrf, "version": version}
+    )
     assert again.status == 409 and 'role="alert"' in await again.text()
 
     html = await (await wo_client.get(f"/unit/tickets/{number}?done=sign")).text()
     assert "已签收" in html and "提交答复" in html and "申请延期" in html
     version = version_of(html)
-    bad = await wo_client.post(f"/unit/tickets/{number}/extension",
-                               data={"_csrf": csrf, "version": version, "requested_due": "2020-01-01",
-                                     "reason": "核查"})
+    bad = await wo_client.post(
+        f"/unit/tickets/{number}/extension",
+        data={"_csrf": csrf, "version": version, "requested_due": "2020-01-01", "reason": "核查"},
+    )
     assert bad.status == 400
-    ext = await wo_client.post(f"/unit/tickets/{number}/extension",
-                               data={"_csrf": csrf, "version": version, "requested_due": "2099-06-30",
-                                     "reason": "需现场核查"}, allow_redirects=False)
+    ext = await wo_client.post(
+        f"/unit/tickets/{number}/extension",
+        data={
+            "_csrf": csrf,
+            "version": version,
+            "requested_due": "2099-06-30",
+            "reason": "需现场核查",
+        },
+        allow_redirects=False,
+    )
     assert ext.status == 303
     html = await (await wo_client.get(f"/unit/tickets/{number}")).text()
     assert "2099-06-30" in html and "待审核" in html
-    replied = await wo_client.post(f"/unit/tickets/{number}/reply",
-                                   data={"_csrf": csrf, "version": version_of(html),
-                                         "text": "已核实并处理"}, allow_redirects=False)
+    replied = await wo_client.post(
+        f"/unit/tickets/{number}/reply",
+        data={"_csrf": csrf, "version": version_of(html), "text": "已核实并处理"},
+        allow_redirects=False,
+    )
     assert replied.status == 303
     html = await (await wo_client.get(f"/unit/tickets/{number}")).text()
     assert "已核实并处理" in html and "提交答复" not in html
@@ -77,7 +93,9 @@ async def test_unit_pages_hide_other_units_and_refuse_other_roles(wo_client, db)
     other = await create(wo_client, db, unit_code="ZZ-GJJ")
     csrf = await login(wo_client, "rsj")
     assert (await wo_client.get(f"/unit/tickets/{other}")).status == 404
-    resp = await wo_client.post(f"/unit/tickets/{other}/return", data={"_csrf": csrf, "reason": "x"})
+    resp = await wo_client.post(
+        f"/unit/tickets/{other}/return", data={"_csrf": csrf, "reason": "x"}
+    )
     assert resp.status == 404
     await login(wo_client, "agent1")
     assert (await wo_client.get("/unit/tickets")).status == 403
@@ -86,11 +104,15 @@ async def test_unit_pages_hide_other_units_and_refuse_other_roles(wo_client, db)
 async def test_return_from_the_page_needs_a_reason(wo_client, db):
     number = await create(wo_client, db)
     csrf = await login(wo_client, "rsj")
-    resp = await wo_client.post(f"/unit/tickets/{number}/return", data={"_csrf": csrf, "reason": " "})
+    resp = await wo_client.post(
+        f"/unit/tickets/{number}/return", data={"_csrf": csrf, "reason": " "}
+    )
     assert resp.status == 400 and "reason" in await resp.text()
-    resp = await wo_client.post(f"/unit/tickets/{number}/return",
-                                data={"_csrf": csrf, "reason": "属于公积金中心职责"},
-                                allow_redirects=False)
+    resp = await wo_client.post(
+        f"/unit/tickets/{number}/return",
+        data={"_csrf": csrf, "reason": "属于公积金中心职责"},
+        allow_redirects=False,
+    )
     assert resp.status == 303
     html = await (await wo_client.get(f"/unit/tickets/{number}")).text()
     assert "属于公积金中心职责" in html and "已退单" in html
@@ -99,15 +121,19 @@ async def test_return_from_the_page_needs_a_reason(wo_client, db):
 async def test_reminders_show_on_the_unit_page_until_read(wo_client, db):
     number = await create(wo_client, db)
     async with db.write() as s:  # the acknowledgement deadline has passed
-        await s.execute(update(Followup).where(Followup.kind == "ack_overdue")
-                        .values(due_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)))
+        await s.execute(
+            update(Followup)
+            .where(Followup.kind == "ack_overdue")
+            .values(due_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
+        )
     assert await FollowupPump(db).run_once() == 1
     csrf = await login(wo_client, "rsj")
     html = await (await wo_client.get("/unit/tickets")).text()
     notices = re.search(r'id="notifications".*?</section>', html, re.S).group(0)
     assert "签收时限" in notices and number in notices
-    note_id = re.search(r'/unit/notifications/(\d+)/read', notices).group(1)
-    resp = await wo_client.post(f"/unit/notifications/{note_id}/read", data={"_csrf": csrf},
-                                allow_redirects=False)
+    note_id = re.search(r"/unit/notifications/(\d+)/read", notices).group(1)
+    resp = await wo_client.post(
+        f"/unit/notifications/{note_id}/read", data={"_csrf": csrf}, allow_redirects=False
+    )
     assert resp.status == 303
     assert 'id="notifications"' not in await (await wo_client.get("/unit/tickets")).text()
