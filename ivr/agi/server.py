@@ -34,6 +34,10 @@ DEFAULT_COMMAND_TIMEOUT = 10.0
 # Open sessions at most: a flood of connections cannot take all memory. Far above what one
 # Asterisk sends (one per channel in the IVR); a refused call continues in the dialplan.
 MAX_SESSIONS = 2000
+# On stop, a session busy with its own work (storing a keypad score, a call-back request) may
+# finish it this long; one waiting on Asterisk ends at once. A write cut off midway would lose
+# what the caller pressed and leave the database connection to be reset under cancellation.
+STOP_GRACE = 5.0
 
 
 class AgiTimeout(Exception):
@@ -42,6 +46,10 @@ class AgiTimeout(Exception):
 
 class AgiClosed(Exception):
     """The peer closed the connection."""
+
+
+class AgiStopping(AgiClosed):
+    """The service is stopping: no further command goes to Asterisk."""
 
 
 @dataclass
@@ -73,16 +81,25 @@ class AgiSession:
         self.env = env
         self.hung_up = False
         self.sent: list[str] = []
+        # True only while a command waits for Asterisk's reply: then the session may be
+        # cancelled without cutting any work of ours in half.
+        self.waiting = False
+        self.stopping = False
 
     async def send(self, line: str, timeout: float = DEFAULT_COMMAND_TIMEOUT) -> Reply:
         if "\n" in line or "\r" in line:
             raise ValueError("an AGI command is one line")
+        if self.stopping:
+            raise AgiStopping("the service is stopping")
         self.sent.append(line)
         self._writer.write(line.encode() + b"\n")
+        self.waiting = True
         try:
             reply = await asyncio.wait_for(self._read_reply(), timeout)
         except asyncio.TimeoutError:
             raise AgiTimeout(f"no reply to {line.split(' ', 2)[:2]} in {timeout:g} s") from None
+        finally:
+            self.waiting = False
         if reply.dead:
             self.hung_up = True
         return reply
@@ -132,15 +149,18 @@ class FastAgiServer:
         *,
         env_timeout: float = ENV_TIMEOUT,
         max_sessions: int = MAX_SESSIONS,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         self.handler = handler
         self.max_sessions = max_sessions
         self.host = host
         self.port = port
         self.env_timeout = env_timeout
+        self.stop_grace = stop_grace
         self.counters = AgiCounters()
         self._server: asyncio.Server | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        # Each open connection's task, with its session once the environment has been read.
+        self._sessions: dict[asyncio.Task[None], AgiSession | None] = {}
         self._stopping = False
 
     @property
@@ -159,10 +179,17 @@ class FastAgiServer:
         self._stopping = True
         if self._server is not None:
             self._server.close()
-        for task in list(self._sessions):
-            task.cancel()
-        if self._sessions:
-            await asyncio.gather(*self._sessions, return_exceptions=True)
+        open_now = dict(self._sessions)
+        for task, session in open_now.items():
+            if session is None or session.waiting:
+                task.cancel()
+            else:
+                session.stopping = True
+        if open_now:
+            await asyncio.wait(open_now, timeout=self.stop_grace)
+            for task in open_now:
+                task.cancel()
+            await asyncio.gather(*open_now, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -175,11 +202,11 @@ class FastAgiServer:
             return
         task = asyncio.current_task()
         assert task is not None
-        self._sessions.add(task)
+        self._sessions[task] = None
         self.counters.connections += 1
         self.counters.active += 1
         try:
-            await self._session(reader, writer)
+            await self._session(task, reader, writer)
         except asyncio.CancelledError:
             # stop() ends the session: the task asyncio made for this connection must end
             # normally, or asyncio logs the cancellation as an error of its own callback.
@@ -187,14 +214,19 @@ class FastAgiServer:
                 raise
         finally:
             self.counters.active -= 1
-            self._sessions.discard(task)
+            self._sessions.pop(task, None)
             writer.close()
             try:
                 await asyncio.wait_for(writer.wait_closed(), 2.0)
             except (OSError, asyncio.TimeoutError, asyncio.CancelledError):
                 pass
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _session(
+        self,
+        task: asyncio.Task[None],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         peer = writer.get_extra_info("peername")
         try:
             env = await asyncio.wait_for(read_environment(reader), self.env_timeout)
@@ -207,8 +239,14 @@ class FastAgiServer:
             )
             return
         session = AgiSession(reader, writer, env)
+        session.stopping = self._stopping
+        self._sessions[task] = session
         try:
             await self.handler(session)
+        except AgiStopping:
+            log.info(
+                "AGI session %s (%s) ended: the service is stopping", env.uniqueid, env.channel
+            )
         except AgiTimeout as exc:
             self.counters.timeouts += 1
             log.warning("AGI session %s (%s): %s", env.uniqueid, env.channel, exc)

@@ -246,6 +246,54 @@ async def test_stop_ends_open_sessions() -> None:
     assert server.counters.active == 0
 
 
+async def test_stop_lets_a_session_finish_its_own_work_but_sends_nothing_more() -> None:
+    """A caller's keypad score being stored when the service stops is stored, not cut off
+    mid-write; the next command is not sent to Asterisk."""
+    working, release = asyncio.Event(), asyncio.Event()
+    stored: list[str] = []
+
+    async def handler(session: AgiSession) -> None:
+        await session.send("ANSWER")
+        working.set()
+        await release.wait()  # stands for the database write of what the caller pressed
+        stored.append(session.env.uniqueid)
+        await session.send('STREAM FILE thanks ""')
+
+    server = FastAgiServer(handler, "127.0.0.1", 0, stop_grace=5)
+    await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+    writer.write("".join(x + "\n" for x in environment("1.4")).encode())
+    assert await asyncio.wait_for(reader.readline(), 5) == b"ANSWER\n"
+    writer.write(b"200 result=0\n")
+    await asyncio.wait_for(working.wait(), 5)
+    stopping = asyncio.create_task(server.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    assert stored == ["1.4"]
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert server.counters.active == 0 and server.counters.handler_errors == 0
+
+
+async def test_stop_cancels_own_work_that_outlasts_the_grace() -> None:
+    started = asyncio.Event()
+
+    async def handler(session: AgiSession) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    server = FastAgiServer(handler, "127.0.0.1", 0, stop_grace=0.1)
+    await server.start()
+    _reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+    writer.write("".join(x + "\n" for x in environment("1.5")).encode())
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(server.stop(), 5)
+    writer.close()
+    assert server.counters.active == 0
+
+
 async def test_connections_beyond_the_limit_are_refused() -> None:
     started = asyncio.Event()
     release = asyncio.Event()
