@@ -17,13 +17,15 @@ and they are recorded at the moment they are made, so a past day's work orders d
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import OrderedDict
+from functools import partial
 from typing import Sequence
 
 from hotline.db import utcnow
 from hotline.policy import Policy
-from hotline.ports import CallHistory, HistoryCall, RecordedTicket, TicketRecords
+from hotline.ports import CallHistory, TicketRecords
 from reports.calls import History, history, regroup
 from reports.daystore import DayStore
 
@@ -67,16 +69,15 @@ class DayCache:
         """`fresh`: the changed days were just forgotten (`names`)."""
         if group == "15min":
             calls = await port.calls_between(start, end)
-            return history(
+            recorded = await tickets.recorded_between(start, end) if tickets else []
+            return await asyncio.to_thread(
+                partial(history, queue=queue, agent=agent, tickets=recorded),
                 calls,
                 start,
                 end,
                 group,
                 dimension,
                 self.policy,
-                queue=queue,
-                agent=agent,
-                tickets=await tickets.recorded_between(start, end) if tickets else (),
             )
         if not fresh:
             await self._forget_changed(port)
@@ -129,47 +130,28 @@ class DayCache:
         queue: str | None,
         agent: str | None,
     ) -> dict[dt.date, History]:
-        """Each day's history by hour, reading each run of consecutive days in one query."""
+        """Each day's history by hour. A day at a time: only one day's calls are held (a
+        month of a large hotline is half a million records, and the garbage collector's full
+        passes over them stop every thread). Folding runs in a worker thread, so the agents'
+        pages, the AMI reader and the IVR of the same process go on meanwhile."""
         out: dict[dt.date, History] = {}
-        for first, last in _runs(days):
-            start = dt.datetime.combine(first, dt.time(), self.tz)
-            end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), self.tz)
-            by_day: dict[dt.date, list[HistoryCall]] = {}
-            for r in await port.calls_between(start, end):
-                by_day.setdefault(dt.datetime.fromtimestamp(r.enter_ts, self.tz).date(), []).append(
-                    r
-                )
-            recorded: dict[dt.date, list[RecordedTicket]] = {}
-            for t in await tickets.recorded_between(start, end) if tickets else ():
-                recorded.setdefault(t.created_at.astimezone(self.tz).date(), []).append(t)
-            day = first
-            while day <= last:
-                s = dt.datetime.combine(day, dt.time(), self.tz)
-                out[day] = history(
-                    by_day.get(day, []),
-                    s,
-                    s + dt.timedelta(days=1),
-                    "hour",
-                    dimension,
-                    self.policy,
-                    queue=queue,
-                    agent=agent,
-                    tickets=recorded.get(day, ()),
-                )
-                day += dt.timedelta(days=1)
+        for day in days:
+            start = dt.datetime.combine(day, dt.time(), self.tz)
+            end = start + dt.timedelta(days=1)
+            calls = await port.calls_between(start, end)
+            recorded = await tickets.recorded_between(start, end) if tickets else []
+            out[day] = await asyncio.to_thread(
+                partial(history, queue=queue, agent=agent, tickets=recorded),
+                calls,
+                start,
+                end,
+                "hour",
+                dimension,
+                self.policy,
+            )
         return out
 
     def _keep(self, key: Key, part: History) -> None:
         self._days[key] = part
         while len(self._days) > MAX_DAYS_KEPT:
             self._days.popitem(last=False)
-
-
-def _runs(days: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
-    runs: list[tuple[dt.date, dt.date]] = []
-    for d in sorted(days):
-        if runs and runs[-1][1] + dt.timedelta(days=1) == d:
-            runs[-1] = (runs[-1][0], d)
-        else:
-            runs.append((d, d))
-    return runs

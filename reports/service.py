@@ -201,6 +201,14 @@ class ReportService:
         port = self.services.get(CALL_HISTORY)
         calls = await port.calls_between(start, end) if port else []
         policy = self.services.policy
-        return day, staffing.advise(
-            calls, day, weeks, self.tz, policy.service_level_target, policy.service_level_seconds
+        # Weeks of calls: off the event loop, as the call history's fold (reports.daycache).
+        advice = await asyncio.to_thread(
+            staffing.advise,
+            calls,
+            day,
+            weeks,
+            self.tz,
+            policy.service_level_target,
+            policy.service_level_seconds,
         )
+        return day, advice
