@@ -12,6 +12,7 @@ past day's never change. A stale row is folded again and replaced.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
@@ -126,9 +127,11 @@ class DayStore:
             dt.datetime.fromtimestamp(ts, self.tz).date()
             for ts in await port.stored_after(start, end, since)
         }
-        return {
-            r.day: decode(r.body, r.day, dimension, self.tz) for r in rows if r.day not in changed
-        }
+        kept = [r for r in rows if r.day not in changed]
+        # A month of per-agent hours is tens of thousands of cells: off the event loop.
+        return await asyncio.to_thread(
+            lambda: {r.day: decode(r.body, r.day, dimension, self.tz) for r in kept}
+        )
 
     async def save(
         self,
@@ -139,10 +142,12 @@ class DayStore:
         folded_at: dt.datetime,
     ) -> None:
         """Keeps these folds (begun at `folded_at`), replacing what the days held. Bodies are
-        encoded before the write transaction, which only deletes and inserts."""
+        encoded (in a worker thread) before the write transaction, which only deletes and
+        inserts."""
         if not parts:
             return
         q, a = queue or "", agent or ""
+        bodies = await asyncio.to_thread(lambda: {day: encode(p) for day, p in parts.items()})
         rows = [
             dict(
                 day=day,
@@ -151,9 +156,9 @@ class DayStore:
                 agent=a,
                 fingerprint=self.fingerprint,
                 folded_at=folded_at,
-                body=encode(part),
+                body=body,
             )
-            for day, part in parts.items()
+            for day, body in bodies.items()
         ]
         keys = [(day, dimension, q, a) for day in parts]
         try:

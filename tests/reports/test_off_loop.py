@@ -83,7 +83,7 @@ async def test_stored_calls_are_decoded_in_a_worker_thread(
 
     monkeypatch.setattr(calls.wiring, "record_of", noting)
     first = dt.datetime.fromtimestamp(min(truth.enter.values()), dt.timezone.utc)
-    start = first - dt.timedelta(days=3, hours=5)  # the calls fall in the fourth day read
+    start = first - dt.timedelta(days=3, minutes=20)  # many hours read before the calls
     got = await services[CALL_HISTORY].calls_between(start, start + dt.timedelta(days=8))
     assert sorted(r.uniqueid for r in got) == sorted(truth.enter)
     assert [r.enter_ts for r in got] == sorted(r.enter_ts for r in got)
