@@ -108,7 +108,8 @@ class CallRow(Base):
     uniqueid: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(100))
     linkedid: Mapped[str] = mapped_column(String(64), default="")
-    queue: Mapped[str] = mapped_column(String(80))
+    # Indexed: the reports list every queue of the stored calls (hotline.db.distinct_values).
+    queue: Mapped[str] = mapped_column(String(80), index=True)
     caller: Mapped[str] = mapped_column(String(64), index=True)
     dialled: Mapped[str] = mapped_column(String(64), default="")
     outcome: Mapped[str] = mapped_column(String(16))

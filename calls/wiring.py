@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import Row, select
 
 from hotline.bootstrap import Key, Services, Worker
-from hotline.db import Database
+from hotline.db import Database, distinct_values
 from calls.rollup import CHANGE_MARGIN, StoredMetrics
 from calls.calls import CallRecord
 from calls.center import CallCenter
@@ -98,8 +98,8 @@ class StoredCallHistory:
 
     async def names(self) -> tuple[list[str], list[str]]:
         async with self.db.read() as s:
-            queues = sorted(await s.scalars(select(CallRow.queue).distinct()))
-            agents = sorted(a for a in await s.scalars(select(CallRow.agent).distinct()) if a)
+            queues = sorted(await s.scalars(distinct_values(CallRow.queue)))
+            agents = sorted(a for a in await s.scalars(distinct_values(CallRow.agent)) if a)
         return queues, agents
 
 

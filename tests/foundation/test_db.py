@@ -105,3 +105,22 @@ async def test_foreign_keys_are_enforced(db: Database):
             s.add(Unit(code="C", name="c", kind="street_office", parent_code="NO-SUCH-UNIT"))
     async with db.read() as s:
         assert await s.get(Unit, "C") is None
+
+
+async def test_distinct_values_are_those_of_distinct_without_nulls(db: Database):
+    """The loose index scan (hotline.db.distinct_values) over an indexed column with repeats,
+    NULLs and no rows at all, on the database the suite runs against."""
+    from hotline.db import distinct_values
+
+    async with db.read() as s:
+        assert list(await s.scalars(distinct_values(Unit.district))) == []
+    async with db.write() as s:
+        for i in range(30):
+            district = None if i % 4 else f"区{i % 3}"
+            s.add(Unit(code=f"U{i:02d}", name=f"单位{i}", kind="部门", district=district))
+    async with db.read() as s:
+        got = list(await s.scalars(distinct_values(Unit.district)))
+        expected = sorted(
+            v for v in await s.scalars(select(Unit.district).distinct()) if v is not None
+        )
+    assert got == expected == ["区0", "区1", "区2"]
